@@ -1,0 +1,294 @@
+// troupe::actor — an actor's view of itself ("self"): its address, its
+// mailbox, and everything it can do: send, receive, request, spawn, monitor.
+// An actor is a coroutine `task<void> body(actor& self, args...)` run by the
+// node of its process; actors of one node never run at the same time.
+#pragma once
+
+#include <troupe/actor_ref.hpp>
+#include <troupe/detail/envelope.hpp>
+#include <troupe/errors.hpp>
+#include <troupe/message.hpp>
+#include <troupe/task.hpp>
+
+#include <array>
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace troupe {
+
+class node;
+class actor;
+class deterministic_node;
+
+using clock = std::chrono::steady_clock;
+using duration = clock::duration;
+
+struct spawn_options {
+  /// Register the new actor under this name (empty: no name).
+  std::string name;
+  /// Messages its mailbox holds before `co_await send` suspends senders;
+  /// 0 takes the node's default.
+  std::uint32_t mailbox_capacity = 0;
+};
+
+namespace detail {
+
+class router;
+
+/// What a waiting actor waits for; lives in the awaiter, in the actor's frame.
+struct wait_state {
+  const type_id* types = nullptr;  ///< accepted types; none means any
+  std::size_t type_count = 0;
+  std::uint64_t correlation = 0;  ///< nonzero: only the response to this request
+  envelope* result = nullptr;
+};
+
+enum class wait_kind : std::uint8_t { none, start, receive, send, sleep, yield, external };
+
+struct watcher {
+  actor_ref who;
+  std::uint64_t correlation;  ///< 0: a monitor; else an unanswered request
+};
+
+template <class... Ts>
+struct receive_result {
+  using type = message;
+};
+template <class T>
+struct receive_result<T> {
+  using type = received<T>;
+};
+
+}  // namespace detail
+
+/// Awaitable returned by actor::throttle: suspends only while a receiver
+/// this actor sent to is over its capacity (backpressure).
+class [[nodiscard]] throttle_awaiter {
+ public:
+  explicit throttle_awaiter(actor& self) noexcept : self_(self) {}
+  bool await_ready() const noexcept;
+  bool await_suspend(std::coroutine_handle<> h) noexcept;
+  void await_resume();
+
+ private:
+  actor& self_;
+};
+
+template <bool Timed, class... Ts>
+class [[nodiscard]] receive_awaiter {
+ public:
+  using value_type = typename detail::receive_result<Ts...>::type;
+  using result_type = std::conditional_t<Timed, std::optional<value_type>, value_type>;
+
+  receive_awaiter(actor& self, duration timeout) noexcept;
+  bool await_ready();
+  void await_suspend(std::coroutine_handle<> h);
+  result_type await_resume();
+
+ private:
+  actor& self_;
+  duration timeout_;
+  std::array<type_id, sizeof...(Ts) == 0 ? 1 : sizeof...(Ts)> types_;
+  detail::wait_state ws_;
+};
+
+template <class R>
+class [[nodiscard]] request_awaiter {
+ public:
+  request_awaiter(actor& self, actor_ref to, std::uint64_t correlation, duration timeout,
+                  std::optional<request_failed> failed) noexcept;
+  bool await_ready() const noexcept { return failed_.has_value(); }
+  void await_suspend(std::coroutine_handle<> h);
+  received<R> await_resume();
+
+ private:
+  actor& self_;
+  actor_ref to_;
+  duration timeout_;
+  std::optional<request_failed> failed_;
+  detail::wait_state ws_;
+};
+
+class [[nodiscard]] sleep_awaiter {
+ public:
+  sleep_awaiter(actor& self, duration d) noexcept : self_(self), d_(d) {}
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h);
+  void await_resume();
+
+ private:
+  actor& self_;
+  duration d_;
+};
+
+class actor : public detail::pooled {
+ public:
+  actor(const actor&) = delete;
+  actor& operator=(const actor&) = delete;
+
+  actor_ref ref() const noexcept { return ref_; }
+  troupe::node& node() const noexcept { return *node_; }
+
+  // --- sending -----------------------------------------------------------
+
+  /// Sends `msg` to `to`; never suspends. A local receiver gets the object
+  /// itself (moved, never serialized); one in another process gets it
+  /// serialized, through the transport that reaches it.
+  ///
+  /// Backpressure: when the receiver's mailbox (or the link to its process)
+  /// is over its bound, the next `co_await self.throttle()` suspends until
+  /// it drains. A loop that sends much should throttle after each send.
+  template <sendable T>
+  void send(actor_ref to, T&& msg);
+
+  /// Suspends while a receiver this actor sent to is over its bound; costs
+  /// nothing otherwise.
+  throttle_awaiter throttle() noexcept { return throttle_awaiter(*this); }
+
+  /// Answers a request (see request()); for a plain message, sends to its
+  /// sender.
+  template <sendable T>
+  void reply(const message& to_request, T&& msg);
+  template <class Q, sendable T>
+  void reply(const received<Q>& to_request, T&& msg) {
+    reply(to_request.raw(), std::forward<T>(msg));
+  }
+
+  // --- receiving ---------------------------------------------------------
+
+  /// Next message. receive<>() takes any type; receive<A, B>() only A or B
+  /// (others stay in the mailbox, in order). With one type the result is a
+  /// received<T>, otherwise a message.
+  template <sendable... Ts>
+  receive_awaiter<false, Ts...> receive() noexcept {
+    return {*this, duration::zero()};
+  }
+  /// Same, giving up after `timeout`: the result is empty then.
+  template <sendable... Ts>
+  receive_awaiter<true, Ts...> receive(duration timeout) noexcept {
+    return {*this, timeout};
+  }
+
+  /// Sends `msg` and awaits the reply of type R (the target answers with
+  /// reply()). Throws request_error on timeout, when the target does not
+  /// exist, ends before answering, or cannot be reached.
+  template <sendable R, sendable T>
+  request_awaiter<R> request(actor_ref to, T&& msg, duration timeout);
+
+  // --- spawning, monitoring, names --------------------------------------
+
+  /// Starts an actor in this process: `fn(self, args...)` must return
+  /// task<void>. Arguments are stored with the actor, so the body may take
+  /// them by reference.
+  template <class F, class... A>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, spawn_options>)
+  actor_ref spawn(F&& fn, A&&... args);
+  template <class F, class... A>
+  actor_ref spawn(const spawn_options& opts, F&& fn, A&&... args);
+
+  /// Delivers a `down` message to this actor when `target` ends (at once,
+  /// with reason no_such_actor, if it does not exist).
+  void monitor(actor_ref target);
+  void demonitor(actor_ref target);
+
+  /// Registers this actor's name on its node; false if taken.
+  bool register_name(std::string name);
+  /// Looks a name up on this node.
+  std::optional<actor_ref> whereis(std::string_view name) const;
+
+  /// Ends another actor at once (its monitors see exit_reason::killed).
+  void kill(actor_ref target);
+
+  // --- time ----------------------------------------------------------------
+
+  sleep_awaiter sleep_for(duration d) noexcept { return {*this, d}; }
+  /// Lets every other ready actor run before this one goes on.
+  sleep_awaiter yield() noexcept { return {*this, duration::zero()}; }
+
+  /// Messages waiting in the mailbox.
+  std::size_t mailbox_size() const noexcept { return mbox_size_; }
+  /// True once the node asked this actor to finish (shutdown, terminate).
+  bool shutdown_requested() const noexcept { return shutdown_; }
+
+ protected:
+  explicit actor(troupe::node& n) noexcept : node_(&n) {}
+  virtual ~actor() = default;
+  virtual task<void> start_body() = 0;
+
+ private:
+  friend class troupe::node;
+  friend class detail::router;
+  friend class deterministic_node;
+  friend class throttle_awaiter;
+  friend class sleep_awaiter;
+  template <bool, class...>
+  friend class receive_awaiter;
+  template <class>
+  friend class request_awaiter;
+
+  troupe::node* node_;
+  actor_ref ref_;
+
+  // mailbox: intrusive FIFO of envelopes
+  detail::envelope* mbox_head_ = nullptr;
+  detail::envelope* mbox_tail_ = nullptr;
+  std::uint32_t mbox_size_ = 0;
+  std::uint32_t mbox_capacity_ = 0;
+
+  // waiting and scheduling
+  detail::wait_kind wait_ = detail::wait_kind::none;
+  bool ready_ = false;
+  bool shutdown_ = false;
+  bool finished_ = false;
+  bool named_ = false;
+  detail::wait_state* ws_ = nullptr;
+  std::coroutine_handle<> resume_;
+  actor* ready_prev_ = nullptr;
+  actor* ready_next_ = nullptr;
+
+  // timer (index into the node's deadline heap)
+  std::size_t timer_index_ = static_cast<std::size_t>(-1);
+  clock::time_point deadline_{};
+
+  // senders suspended until this mailbox drains, and what this actor waits on
+  actor* blocked_head_ = nullptr;
+  actor* blocked_next_ = nullptr;
+  actor* blocked_on_ = nullptr;
+  void* blocked_on_link_ = nullptr;
+  actor_ref throttle_on_;  ///< the last receiver found over its bound
+
+  std::vector<detail::watcher> watchers_;
+  std::coroutine_handle<detail::task_promise<void>> body_;
+};
+
+namespace detail {
+
+/// An actor together with its body: the callable and its arguments live as
+/// long as the actor, so the coroutine may refer to them.
+template <class F, class... A>
+class actor_with_body final : public actor {
+ public:
+  template <class G, class... B>
+  actor_with_body(troupe::node& n, G&& f, B&&... a) : actor(n), f_(std::forward<G>(f)), args_(std::forward<B>(a)...) {}
+
+ protected:
+  task<void> start_body() override {
+    return std::apply([this](A&... a) -> task<void> { return std::invoke(f_, static_cast<actor&>(*this), a...); },
+                      args_);
+  }
+
+ private:
+  F f_;
+  std::tuple<A...> args_;
+};
+
+}  // namespace detail
+
+}  // namespace troupe
+
+#include <troupe/node.hpp>

@@ -1,0 +1,39 @@
+// troupe::run — the `if __name__ == "__main__"` of a troupe program. In the
+// process the user started it runs `root` on a fresh node and returns the
+// exit code; in a process started by spawn_process it becomes a worker node
+// instead and never runs `root`.
+#pragma once
+
+#include <troupe/node.hpp>
+
+#include <functional>
+#include <type_traits>
+
+namespace troupe {
+
+using root_function = std::function<task<int>(actor&)>;
+
+/// Runs `root` as the first actor of this process's node, then shuts the
+/// node down. Returns 0 when the root returns normally (or the int it
+/// returns), 1 when an exception escapes it (printed on stderr), 2 when the
+/// program deadlocks (every actor waits and nothing can wake one).
+int run_root(int argc, char** argv, root_function root, node_options opts = {});
+
+template <class F>
+int run(int argc, char** argv, F&& root, node_options opts = {}) {
+  using R = std::invoke_result_t<F&, actor&>;
+  if constexpr (std::is_same_v<R, task<int>>) {
+    return run_root(argc, argv, root_function(std::forward<F>(root)), opts);
+  } else {
+    static_assert(std::is_same_v<R, task<void>>, "the root is fn(actor&) returning task<void> or task<int>");
+    return run_root(
+        argc, argv,
+        [f = std::forward<F>(root)](actor& self) -> task<int> {
+          co_await f(self);
+          co_return 0;
+        },
+        opts);
+  }
+}
+
+}  // namespace troupe

@@ -1,0 +1,580 @@
+#include <troupe/log.hpp>
+#include <troupe/node.hpp>
+#include <troupe/detail/router.hpp>
+#include <troupe/transport/transport.hpp>
+
+#include <asio/post.hpp>
+#include <cassert>
+#include <exception>
+#include <random>
+
+namespace troupe {
+namespace {
+
+constexpr std::size_t no_timer = static_cast<std::size_t>(-1);
+constexpr int drain_budget = 1024;  // resumes per turn before other handlers get theirs
+
+node_id random_node_id() {
+  std::random_device rd;
+  node_id id = 0;
+  while (id == 0) id = (static_cast<node_id>(rd()) << 32) ^ rd();
+  return id;
+}
+
+}  // namespace
+
+node::node(node_options opts)
+    : opts_(opts),
+      id_(opts.id ? opts.id : random_node_id()),
+      cluster_(opts.cluster ? opts.cluster : random_node_id()),
+      io_(std::make_unique<asio::io_context>(1)),
+      timer_(*io_),
+      grace_timer_(*io_) {
+  slots_.resize(1);  // index 0 is never used: actor id 0 means "none"
+}
+
+node::node(manual_tag, node_options opts) : node(opts) {
+  manual_ = true;
+  virtual_now_ = clock::time_point{} + std::chrono::hours(1);
+}
+
+node::~node() {
+  // Destroy what is left without running it: frames first, then actors.
+  shutting_down_ = true;
+  finished_.clear();
+  for (std::size_t i = 1; i < slots_.size(); ++i)
+    if (actor* a = slots_[i].a) finish(a, exit_reason::shutdown, "node destroyed");
+  if (router_) router_->stop();
+  router_.reset();
+}
+
+// --- spawning and ending ----------------------------------------------------
+
+actor_ref node::start(actor* a, const spawn_options& opts) {
+  std::uint32_t index;
+  if (!free_slots_.empty()) {
+    index = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    index = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  slot& s = slots_[index];
+  s.a = a;
+  a->ref_ = actor_ref{id_, (static_cast<actor_id>(s.generation) << 32) | index};
+  a->mbox_capacity_ = opts.mailbox_capacity ? opts.mailbox_capacity : opts_.mailbox_capacity;
+  ++live_;
+  try {
+    task<void> body = a->start_body();
+    a->body_ = body.release();
+  } catch (...) {
+    // the body's arguments could not be set up: the actor never ran
+    s.a = nullptr;
+    ++s.generation;
+    free_slots_.push_back(index);
+    --live_;
+    delete a;
+    throw;
+  }
+  a->body_.promise().on_done = &node::on_body_done;
+  a->body_.promise().on_done_ctx = a;
+  if (!opts.name.empty() && !register_name(a, opts.name)) {
+    finish(a, exit_reason::error, "name \"" + opts.name + "\" is taken");
+    throw std::invalid_argument("cannot spawn actor: name \"" + opts.name + "\" is already registered");
+  }
+  a->resume_ = a->body_;
+  a->wait_ = detail::wait_kind::start;
+  if (shutting_down_) a->shutdown_ = true;
+  make_ready(a);
+  return a->ref_;
+}
+
+void node::on_body_done(void* ctx) noexcept {
+  actor* a = static_cast<actor*>(ctx);
+  a->node_->finished_.push_back(a);
+}
+
+void node::reap() {
+  while (!finished_.empty()) {
+    actor* a = finished_.back();
+    finished_.pop_back();
+    if (a->finished_) continue;
+    std::exception_ptr err = a->body_.promise().error;
+    if (!err) {
+      finish(a, exit_reason::normal, {});
+      continue;
+    }
+    try {
+      std::rethrow_exception(err);
+    } catch (const actor_shutdown&) {
+      finish(a, exit_reason::shutdown, {});
+    } catch (const std::exception& e) {
+      TROUPE_LOG(warn) << "actor " << a->ref_ << " ended by an exception: " << e.what();
+      finish(a, exit_reason::error, e.what());
+    } catch (...) {
+      TROUPE_LOG(warn) << "actor " << a->ref_ << " ended by an exception of unknown type";
+      finish(a, exit_reason::error, "unknown exception");
+    }
+  }
+}
+
+void node::finish(actor* a, exit_reason why, std::string detail) {
+  assert(a != current_ || a->body_.done());
+  a->finished_ = true;
+  actor_ref ref = a->ref_;
+  std::uint32_t index = static_cast<std::uint32_t>(ref.id);
+
+  // Detach from scheduling.
+  if (a->ready_) unlink_ready(a);
+  if (a->timer_index_ != no_timer) timer_remove(a);
+  unblock(a);
+  if (a->ws_) {
+    if (a->ws_->result) a->ws_->result->type->destroy(std::exchange(a->ws_->result, nullptr));
+    a->ws_ = nullptr;
+  }
+
+  // From now on sends to it are dead letters.
+  slots_[index].a = nullptr;
+  ++slots_[index].generation;
+  free_slots_.push_back(index);
+  --live_;
+  if (a->named_) {
+    auto it = name_of_.find(ref.id);
+    if (it != name_of_.end()) {
+      names_.erase(it->second);
+      name_of_.erase(it);
+    }
+  }
+  release_blocked(a);
+
+  // Requests still in the mailbox, and requests taken but not answered,
+  // fail at their senders rather than time out.
+  while (detail::envelope* e = a->mbox_head_) {
+    a->mbox_head_ = e->next;
+    if (e->flags & frame_flags::request)
+      answer_failed_request(e->sender, e->correlation, ref, request_errc::actor_down,
+                            std::string("actor ended (") + to_string(why) + ") before answering");
+    e->type->destroy(e);
+  }
+  a->mbox_tail_ = nullptr;
+  a->mbox_size_ = 0;
+  std::vector<detail::watcher> watchers = std::move(a->watchers_);
+  std::string text = detail.empty() ? std::string(to_string(why)) : std::string(to_string(why)) + ": " + detail;
+  for (const detail::watcher& w : watchers) {
+    if (w.correlation)
+      answer_failed_request(w.who, w.correlation, ref, request_errc::actor_down,
+                            "actor ended (" + text + ") before answering");
+    else
+      (void)post_message(ref, w.who, down{ref, why, detail}, 0, 0);
+  }
+  if (router_) router_->actor_ended(ref, why, detail);
+
+  if (a->body_) a->body_.destroy();
+  a->body_ = {};
+  delete a;
+
+  if (live_ == 0 && stopping_when_idle_) stop();
+}
+
+void node::kill(actor_ref target, exit_reason why, std::string detail) {
+  if (target.node != id_) {
+    if (router_) router_->kill_remote(target, why);
+    return;
+  }
+  actor* a = lookup(target.id);
+  if (!a || a->finished_) return;
+  if (a == current_)
+    throw std::logic_error("an actor cannot kill itself; return from its body (or throw) instead");
+  finish(a, why, std::move(detail));
+}
+
+void node::interrupt(actor* a) noexcept {
+  a->shutdown_ = true;
+  switch (a->wait_) {
+    case detail::wait_kind::receive:
+    case detail::wait_kind::sleep:
+      wake(a);
+      break;
+    case detail::wait_kind::send:
+      unblock(a);
+      make_ready(a);
+      break;
+    default:
+      break;  // running, ready, starting or waiting on something external
+  }
+}
+
+void node::shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  for (std::size_t i = 1; i < slots_.size(); ++i)
+    if (actor* a = slots_[i].a) interrupt(a);
+  if (manual_ || live_ == 0) return;
+  grace_timer_.expires_after(opts_.shutdown_grace);
+  grace_timer_.async_wait([this](std::error_code ec) {
+    if (ec) return;
+    for (std::size_t i = 1; i < slots_.size(); ++i)
+      if (actor* a = slots_[i].a) {
+        TROUPE_LOG(warn) << "actor " << a->ref_ << " did not finish within the shutdown grace period; killed";
+        finish(a, exit_reason::killed, "did not finish after shutdown");
+      }
+  });
+}
+
+// --- messaging ----------------------------------------------------------------
+
+void node::enqueue(actor* a, detail::envelope* e) noexcept {
+  if (a->wait_ == detail::wait_kind::receive) {
+    const detail::wait_state& w = *a->ws_;
+    bool match;
+    if (w.correlation)
+      match = (e->flags & frame_flags::response) && e->correlation == w.correlation;
+    else if (e->flags & frame_flags::response)
+      match = false;
+    else if (w.type_count == 0)
+      match = true;
+    else {
+      match = false;
+      for (std::size_t i = 0; i < w.type_count; ++i)
+        if (w.types[i] == e->type->id) match = true;
+    }
+    if (match) {
+      if (e->flags & frame_flags::request) a->watchers_.push_back({e->sender, e->correlation});
+      a->ws_->result = e;
+      a->wait_ = detail::wait_kind::none;  // handed over: later messages queue
+      wake(a);
+      return;
+    }
+  }
+  if (e->flags & frame_flags::response) {
+    // Nobody waits for it any more (the request timed out): drop.
+    TROUPE_LOG(debug) << "late reply of type " << e->type->name << " to " << a->ref_ << " dropped";
+    e->type->destroy(e);
+    return;
+  }
+  e->next = nullptr;
+  if (a->mbox_tail_)
+    a->mbox_tail_->next = e;
+  else
+    a->mbox_head_ = e;
+  a->mbox_tail_ = e;
+  ++a->mbox_size_;
+}
+
+detail::envelope* node::take(actor* a, const detail::wait_state& w) noexcept {
+  if (w.correlation) return nullptr;  // replies are handed over on arrival, never queued
+  detail::envelope* prev = nullptr;
+  for (detail::envelope* e = a->mbox_head_; e; prev = e, e = e->next) {
+    bool match = w.type_count == 0;
+    for (std::size_t i = 0; i < w.type_count && !match; ++i) match = w.types[i] == e->type->id;
+    if (!match) continue;
+    if (prev)
+      prev->next = e->next;
+    else
+      a->mbox_head_ = e->next;
+    if (a->mbox_tail_ == e) a->mbox_tail_ = prev;
+    e->next = nullptr;
+    --a->mbox_size_;
+    if (a->blocked_head_ && a->mbox_size_ <= a->mbox_capacity_ / 2) release_blocked(a);
+    if (e->flags & frame_flags::request) a->watchers_.push_back({e->sender, e->correlation});
+    return e;
+  }
+  return nullptr;
+}
+
+void node::answered(actor* a, actor_ref requester, std::uint64_t correlation) noexcept {
+  auto& w = a->watchers_;
+  for (std::size_t i = w.size(); i-- > 0;)
+    if (w[i].correlation == correlation && w[i].who == requester) {
+      w[i] = w.back();
+      w.pop_back();
+      return;
+    }
+}
+
+void node::answer_failed_request(actor_ref requester, std::uint64_t correlation, actor_ref target,
+                                 request_errc code, std::string detail) {
+  if (!requester) return;
+  // Sent as if from the target, so the requester sees who failed it.
+  if (requester.node == id_) {
+    actor* r = lookup(requester.id);
+    if (!r) return;
+    auto* e = new detail::typed_envelope<request_failed>(std::in_place, request_failed{code, std::move(detail)});
+    e->type = &message_type_of<request_failed>();
+    e->sender = target;
+    e->correlation = correlation;
+    e->flags = frame_flags::response;
+    enqueue(r, e);
+  } else if (router_) {
+    router_->send_as(target, requester, request_failed{code, std::move(detail)}, correlation, frame_flags::response);
+  }
+}
+
+void node::dead_letter(detail::envelope* e, actor_ref to, const char* why) noexcept {
+  ++dead_letters_;
+  TROUPE_LOG(debug) << "dead letter: " << e->type->name << " from " << e->sender << " to " << to << " (" << why
+                    << ")";
+  if (e->flags & frame_flags::request)
+    answer_failed_request(e->sender, e->correlation, to, request_errc::no_such_actor,
+                          std::string("no actor ") + to.to_string() + " (" + why + ")");
+  e->type->destroy(e);
+}
+
+bool node::send_remote(actor_ref from, actor_ref to, const message_type& t, const void* value,
+                               std::uint64_t correlation, std::uint8_t flags) {
+  if (!router_ || !to) {
+    ++dead_letters_;
+    TROUPE_LOG(debug) << "dead letter: " << t.name << " to " << to << " (no route to its node)";
+    if (flags & frame_flags::request)
+      answer_failed_request(from, correlation, to, request_errc::unreachable,
+                            "no route to node " + node_id_string(to.node));
+    return false;
+  }
+  return router_->send(from, to, t, value, correlation, flags);
+}
+
+void node::monitor(actor* watcher, actor_ref target) {
+  if (target.node != id_) {
+    if (router_)
+      router_->monitor(watcher->ref_, target);
+    else
+      (void)post_message(target, watcher->ref_, down{target, exit_reason::unreachable, "no route to its node"}, 0, 0);
+    return;
+  }
+  actor* t = lookup(target.id);
+  if (!t) {
+    auto* e = new detail::typed_envelope<down>(std::in_place, down{target, exit_reason::no_such_actor, {}});
+    e->type = &message_type_of<down>();
+    e->sender = target;
+    enqueue(watcher, e);
+    return;
+  }
+  t->watchers_.push_back({watcher->ref_, 0});
+}
+
+void node::demonitor(actor* watcher, actor_ref target) {
+  if (target.node != id_) {
+    if (router_) router_->demonitor(watcher->ref_, target);
+    return;
+  }
+  if (actor* t = lookup(target.id)) {
+    auto& w = t->watchers_;
+    for (std::size_t i = 0; i < w.size(); ++i)
+      if (w[i].correlation == 0 && w[i].who == watcher->ref_) {
+        w.erase(w.begin() + static_cast<std::ptrdiff_t>(i));
+        return;
+      }
+  }
+}
+
+bool node::register_name(actor* a, std::string name) {
+  if (name.empty()) throw std::invalid_argument("actor names must not be empty");
+  auto [it, inserted] = names_.emplace(name, a->ref_);
+  if (!inserted) return it->second == a->ref_;
+  auto old = name_of_.find(a->ref_.id);
+  if (old != name_of_.end()) names_.erase(old->second);  // one name per actor: the newest
+  name_of_[a->ref_.id] = std::move(name);
+  a->named_ = true;
+  return true;
+}
+
+std::optional<actor_ref> node::whereis(std::string_view name) const {
+  auto it = names_.find(std::string(name));
+  if (it == names_.end()) return std::nullopt;
+  return it->second;
+}
+
+// --- backpressure ---------------------------------------------------------------
+
+void node::block_on(actor* self, actor_ref target) {
+  if (target.node == id_) {
+    actor* t = lookup(target.id);
+    if (!t || t == self || t->mbox_size_ <= t->mbox_capacity_) return;
+    self->blocked_on_ = t;
+    self->blocked_next_ = t->blocked_head_;
+    t->blocked_head_ = self;
+  } else if (router_) {
+    router_->block_on(self, target.node);
+  }
+}
+
+void node::release_blocked(actor* a) noexcept {
+  actor* s = std::exchange(a->blocked_head_, nullptr);
+  while (s) {
+    actor* next = std::exchange(s->blocked_next_, nullptr);
+    s->blocked_on_ = nullptr;
+    if (s->wait_ == detail::wait_kind::send) make_ready(s);
+    s = next;
+  }
+}
+
+void node::unblock(actor* a) noexcept {
+  if (actor* t = a->blocked_on_) {
+    actor** p = &t->blocked_head_;
+    while (*p && *p != a) p = &(*p)->blocked_next_;
+    if (*p) *p = a->blocked_next_;
+    a->blocked_on_ = nullptr;
+    a->blocked_next_ = nullptr;
+  }
+  if (a->blocked_on_link_ && router_) router_->unblock(a);
+}
+
+// --- scheduling --------------------------------------------------------------------
+
+void node::make_ready(actor* a) noexcept {
+  if (a->ready_) return;
+  a->ready_ = true;
+  a->ready_next_ = nullptr;
+  a->ready_prev_ = ready_tail_;
+  if (ready_tail_)
+    ready_tail_->ready_next_ = a;
+  else
+    ready_head_ = a;
+  ready_tail_ = a;
+  if (!drain_posted_ && !manual_) post_drain();
+}
+
+void node::unlink_ready(actor* a) noexcept {
+  if (a->ready_prev_)
+    a->ready_prev_->ready_next_ = a->ready_next_;
+  else
+    ready_head_ = a->ready_next_;
+  if (a->ready_next_)
+    a->ready_next_->ready_prev_ = a->ready_prev_;
+  else
+    ready_tail_ = a->ready_prev_;
+  a->ready_prev_ = a->ready_next_ = nullptr;
+  a->ready_ = false;
+}
+
+void node::wake(actor* a) noexcept {
+  if (a->timer_index_ != no_timer) timer_remove(a);
+  make_ready(a);
+}
+
+void node::post_drain() {
+  drain_posted_ = true;
+  asio::post(*io_, [this] { drain(); });
+}
+
+void node::drain() {
+  drain_posted_ = false;
+  for (int budget = drain_budget; budget > 0 && ready_head_; --budget) run_one_ready();
+  if (ready_head_ && !drain_posted_) post_drain();
+}
+
+bool node::run_one_ready() {
+  actor* a = ready_head_;
+  if (!a) return false;
+  unlink_ready(a);
+  a->wait_ = detail::wait_kind::none;
+  current_ = a;
+  a->resume_.resume();
+  current_ = nullptr;
+  if (!finished_.empty()) reap();
+  return true;
+}
+
+bool node::run() {
+  if (live_ == 0) return true;
+  stopping_when_idle_ = true;
+  stop_called_ = false;
+  io_->restart();
+  io_->run();
+  stopping_when_idle_ = false;
+  return live_ == 0 || stop_called_;
+}
+
+void node::stop() {
+  stop_called_ = true;
+  io_->stop();
+}
+
+void node::add_transport(std::unique_ptr<transport> t) {
+  if (!router_) router_ = std::make_unique<detail::router>(*this);
+  router_->add_transport(std::move(t));
+}
+
+// --- timers --------------------------------------------------------------------------
+
+void node::timer_add(actor* a, clock::time_point deadline) {
+  if (a->timer_index_ != no_timer) timer_remove(a);
+  a->deadline_ = deadline;
+  a->timer_index_ = timers_.size();
+  timers_.push_back(a);
+  timer_sift_up(a->timer_index_);
+  if (!manual_ && timers_.front() == a) timer_arm();
+}
+
+void node::timer_remove(actor* a) noexcept {
+  std::size_t i = a->timer_index_;
+  a->timer_index_ = no_timer;
+  actor* last = timers_.back();
+  timers_.pop_back();
+  if (last == a) return;
+  timers_[i] = last;
+  last->timer_index_ = i;
+  timer_sift_up(i);
+  timer_sift_down(last->timer_index_);
+}
+
+void node::timer_sift_up(std::size_t i) noexcept {
+  actor* a = timers_[i];
+  while (i > 0) {
+    std::size_t parent = (i - 1) / 2;
+    if (!(a->deadline_ < timers_[parent]->deadline_)) break;
+    timers_[i] = timers_[parent];
+    timers_[i]->timer_index_ = i;
+    i = parent;
+  }
+  timers_[i] = a;
+  a->timer_index_ = i;
+}
+
+void node::timer_sift_down(std::size_t i) noexcept {
+  actor* a = timers_[i];
+  std::size_t n = timers_.size();
+  for (;;) {
+    std::size_t c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && timers_[c + 1]->deadline_ < timers_[c]->deadline_) ++c;
+    if (!(timers_[c]->deadline_ < a->deadline_)) break;
+    timers_[i] = timers_[c];
+    timers_[i]->timer_index_ = i;
+    i = c;
+  }
+  timers_[i] = a;
+  a->timer_index_ = i;
+}
+
+void node::timer_fire_expired() {
+  clock::time_point t = now();
+  while (!timers_.empty() && timers_.front()->deadline_ <= t) {
+    actor* a = timers_.front();
+    timer_remove(a);
+    a->wait_ = detail::wait_kind::none;
+    make_ready(a);
+  }
+}
+
+void node::timer_arm() {
+  if (timers_.empty()) return;
+  clock::time_point next = timers_.front()->deadline_;
+  if (next >= armed_for_) return;  // the armed wait fires first and re-arms
+  armed_for_ = next;
+  std::uint64_t generation = ++timer_generation_;
+  timer_.expires_at(next);
+  timer_.async_wait([this, generation](std::error_code ec) {
+    if (ec || generation != timer_generation_) return;
+    armed_for_ = clock::time_point::max();
+    timer_fire_expired();
+    timer_arm();
+  });
+}
+
+void node::advance_to(clock::time_point t) {
+  if (t > virtual_now_) virtual_now_ = t;
+  timer_fire_expired();
+}
+
+}  // namespace troupe

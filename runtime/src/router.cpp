@@ -1,0 +1,384 @@
+#include <troupe/detail/router.hpp>
+#include <troupe/detail/system_messages.hpp>
+#include <troupe/log.hpp>
+#include <troupe/node.hpp>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace troupe::detail {
+namespace {
+
+constexpr std::size_t pending_bound = 8u << 20;       // bytes queued while a link is being set up
+constexpr std::size_t scratch_keep = 16u << 20;       // larger scratch buffers are released after use
+
+}  // namespace
+
+router::router(node& n) : node_(n) {}
+
+router::~router() { stop(); }
+
+void router::add_transport(std::unique_ptr<transport> t) {
+  transport& ref = *t;
+  transports_.push_back(std::move(t));
+  ref.start(*this);
+}
+
+void router::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  for (auto& t : transports_) t->stop();
+  peers_.clear();
+  transports_.clear();
+}
+
+asio::io_context& router::io_context() { return node_.io_context(); }
+node_id router::local_node() const { return node_.id(); }
+std::uint64_t router::cluster_id() const { return node_.cluster_id(); }
+const frame_limits& router::limits() const { return node_.opts_.limits; }
+
+router::peer& router::peer_for(node_id id) {
+  auto& p = peers_[id];
+  if (!p) {
+    p = std::make_unique<peer>();
+    p->id = id;
+  }
+  return *p;
+}
+
+bool router::connected(node_id id) const {
+  auto it = peers_.find(id);
+  return it != peers_.end() && !it->second->links.empty();
+}
+
+bool router::congested(const peer& p) const noexcept {
+  if (!p.links.empty()) return p.links.front()->congested();
+  return p.pending_bytes > pending_bound;
+}
+
+// --- sending -------------------------------------------------------------------------
+
+bool router::send(actor_ref from, actor_ref to, const message_type& t, const void* value, std::uint64_t correlation,
+                  std::uint8_t flags) {
+  if (stopping_) return false;
+  scratch_.clear();
+  scratch_.resize(frame_header::size);
+  t.serialize(value, scratch_);
+  std::size_t payload = scratch_.size() - frame_header::size;
+  if (payload > limits().max_payload) {
+    scratch_.clear();
+    scratch_.shrink_if_above(scratch_keep);
+    throw std::length_error("message of type " + std::string(t.name) + " is " + std::to_string(payload) +
+                            " bytes, over the frame limit of " + std::to_string(limits().max_payload));
+  }
+  frame_header h;
+  h.flags = static_cast<std::uint8_t>(flags | (t.raw ? frame_flags::raw : 0));
+  h.payload_size = static_cast<std::uint32_t>(payload);
+  h.type = t.id;
+  h.dst_node = to.node;
+  h.dst_actor = to.id;
+  h.src_node = node_.id();
+  h.src_actor = from.id;
+  h.correlation = correlation;
+  encode_header(h, std::span<std::byte, frame_header::size>(scratch_.data(), frame_header::size));
+  if ((flags & frame_flags::request) && from) inflight_[correlation] = {from, to.node};
+
+  peer& p = peer_for(to.node);
+  bool result;
+  if (!p.links.empty()) {
+    auto r = p.links.front()->send(std::span<const std::byte, frame_header::size>(scratch_.data(), frame_header::size),
+                                   std::span<const std::byte>(scratch_.data() + frame_header::size, payload));
+    result = r == link::send_result::congested;
+    if (r == link::send_result::closed) {
+      // The link noticed its end before telling us; queue and let link_down sort it out.
+      byte_buffer copy;
+      copy.append(scratch_.data(), scratch_.size());
+      p.pending_bytes += copy.size();
+      p.pending.push_back(std::move(copy));
+      result = congested(p);
+    }
+  } else {
+    byte_buffer copy;
+    copy.append(scratch_.data(), scratch_.size());
+    p.pending_bytes += copy.size();
+    p.pending.push_back(std::move(copy));
+    if (!p.connecting) try_connect(p);
+    result = peers_.count(to.node) && congested(p);
+  }
+  scratch_.clear();
+  scratch_.shrink_if_above(scratch_keep);
+  return result;
+}
+
+void router::try_connect(peer& p) {
+  node_id id = p.id;
+  while (p.next_transport < transports_.size()) {
+    transport& t = *transports_[p.next_transport++];
+    p.connecting = true;
+    if (t.connect(id)) return;
+    p.connecting = false;
+  }
+  fail_peer(id, "no transport can reach node " + node_id_string(id));
+}
+
+void router::flush_pending(peer& p) {
+  while (!p.pending.empty() && !p.links.empty()) {
+    byte_buffer& f = p.pending.front();
+    auto r = p.links.front()->send(std::span<const std::byte, frame_header::size>(f.data(), frame_header::size),
+                                   std::span<const std::byte>(f.data() + frame_header::size, f.size() - frame_header::size));
+    if (r == link::send_result::closed) return;
+    p.pending_bytes -= f.size();
+    p.pending.pop_front();
+  }
+}
+
+// --- links coming and going ------------------------------------------------------------
+
+void router::link_up(std::shared_ptr<link> l) {
+  peer& p = peer_for(l->peer());
+  p.connecting = false;
+  p.next_transport = 0;
+  p.links.push_back(std::move(l));
+  flush_pending(p);
+  if (!congested(p)) wake_blocked(p);
+}
+
+void router::connect_failed(node_id id, const std::string& reason) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  peer& p = *it->second;
+  p.connecting = false;
+  if (!p.links.empty()) return;
+  TROUPE_LOG(debug) << "connecting to node " << node_id_string(id) << " failed: " << reason;
+  if (p.next_transport < transports_.size())
+    try_connect(p);
+  else
+    fail_peer(id, reason);
+}
+
+void router::link_down(link& l, const std::string& reason) {
+  auto it = peers_.find(l.peer());
+  if (it == peers_.end()) return;
+  peer& p = *it->second;
+  auto pos = std::find_if(p.links.begin(), p.links.end(), [&](auto& x) { return x.get() == &l; });
+  if (pos == p.links.end()) return;
+  std::shared_ptr<link> keep = *pos;  // the link may be destroyed by the erase otherwise
+  p.links.erase(pos);
+  if (!p.links.empty()) {
+    flush_pending(p);
+    return;
+  }
+  if (stopping_) return;
+  TROUPE_LOG(info) << "link down: " << l.describe() << ": " << reason;
+  node_id id = l.peer();
+  if (explainer_ && explainer_(id, reason)) return;  // the process layer reports the exit itself
+  fail_peer(id, reason);
+}
+
+void router::peer_gone(node_id id, const std::string& reason) {
+  auto it = peers_.find(id);
+  if (it != peers_.end()) {
+    auto links = it->second->links;
+    for (auto& l : links) l->close(reason);
+  }
+  fail_peer(id, reason);
+}
+
+void router::link_writable(link& l) {
+  auto it = peers_.find(l.peer());
+  if (it == peers_.end()) return;
+  peer& p = *it->second;
+  flush_pending(p);
+  if (!congested(p)) wake_blocked(p);
+}
+
+void router::fail_peer(node_id id, const std::string& reason) {
+  auto it = peers_.find(id);
+  std::unique_ptr<peer> gone;
+  if (it != peers_.end()) {
+    gone = std::move(it->second);
+    peers_.erase(it);
+  }
+  std::string text = "node " + node_id_string(id) + " unreachable: " + reason;
+  if (gone) {
+    for (auto& [target, watcher] : gone->monitors)
+      (void)node_.post_message(actor_ref{id, target}, watcher, down{actor_ref{id, target}, exit_reason::unreachable, reason}, 0, 0);
+    node_.dead_letters_ += gone->pending.size();
+    wake_blocked(*gone);
+  }
+  for (auto i = inflight_.begin(); i != inflight_.end();) {
+    if (i->second.second == id) {
+      node_.answer_failed_request(i->second.first, i->first, actor_ref{id, 0}, request_errc::unreachable, text);
+      i = inflight_.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  // Watchers on the lost node will never hear from us again.
+  for (std::size_t i = 1; i < node_.slots_.size(); ++i)
+    if (actor* a = node_.slots_[i].a)
+      std::erase_if(a->watchers_, [id](const watcher& w) { return w.who.node == id && w.correlation == 0; });
+}
+
+void router::wake_blocked(peer& p) noexcept {
+  actor* s = std::exchange(p.blocked, nullptr);
+  while (s) {
+    actor* next = std::exchange(s->blocked_next_, nullptr);
+    s->blocked_on_link_ = nullptr;
+    if (s->wait_ == wait_kind::send) node_.make_ready(s);
+    s = next;
+  }
+}
+
+void router::block_on(actor* self, node_id id) {
+  auto it = peers_.find(id);
+  if (it == peers_.end() || !congested(*it->second)) return;
+  peer& p = *it->second;
+  self->blocked_on_link_ = &p;
+  self->blocked_next_ = p.blocked;
+  p.blocked = self;
+}
+
+void router::unblock(actor* a) noexcept {
+  auto* p = static_cast<peer*>(std::exchange(a->blocked_on_link_, nullptr));
+  if (!p) return;
+  actor** cur = &p->blocked;
+  while (*cur && *cur != a) cur = &(*cur)->blocked_next_;
+  if (*cur) *cur = a->blocked_next_;
+  a->blocked_next_ = nullptr;
+}
+
+// --- remote monitors and control ----------------------------------------------------------
+
+void router::monitor(actor_ref watcher, actor_ref target) {
+  peer_for(target.node).monitors.emplace(target.id, watcher);
+  send_system(watcher, target.node, sys::monitor{target, watcher});
+}
+
+void router::demonitor(actor_ref watcher, actor_ref target) {
+  auto it = peers_.find(target.node);
+  if (it == peers_.end()) return;
+  auto range = it->second->monitors.equal_range(target.id);
+  for (auto i = range.first; i != range.second; ++i)
+    if (i->second == watcher) {
+      it->second->monitors.erase(i);
+      break;
+    }
+  send_system(watcher, target.node, sys::demonitor{target, watcher});
+}
+
+void router::kill_remote(actor_ref target, exit_reason why) {
+  send_system(actor_ref{node_.id(), 0}, target.node, sys::kill{target, why});
+}
+
+void router::actor_ended(actor_ref, exit_reason, const std::string&) {
+  // Remote watchers were in the actor's watcher list and got their `down`
+  // through send(); nothing else to do here.
+}
+
+// --- inbound ---------------------------------------------------------------------------------
+
+const message_type* router::type_of(type_id id) {
+  auto it = types_.find(id);
+  if (it != types_.end()) return it->second;
+  const message_type* t = find_message_type(id);
+  if (t) types_.emplace(id, t);
+  return t;
+}
+
+void router::deliver(link& from, const frame_header& h, std::span<const std::byte> payload) {
+  if (h.dst_node != node_.id())
+    throw std::runtime_error("frame for node " + node_id_string(h.dst_node) + " arrived at node " +
+                             node_id_string(node_.id()));
+  if (h.src_node != from.peer())
+    throw std::runtime_error("frame claims to come from node " + node_id_string(h.src_node) + " but the link is to " +
+                             node_id_string(from.peer()));
+  actor_ref sender{h.src_node, h.src_actor};
+  actor_ref target{h.dst_node, h.dst_actor};
+  auto refuse = [&](const std::string& why) {
+    ++node_.dead_letters_;
+    TROUPE_LOG(warn) << "dead letter from " << from.describe() << ": " << why;
+    if (h.has(frame_flags::request))
+      node_.answer_failed_request(sender, h.correlation, target, request_errc::remote_error, why);
+    if (h.has(frame_flags::response)) {
+      auto i = inflight_.find(h.correlation);
+      if (i != inflight_.end()) {
+        node_.answer_failed_request(i->second.first, h.correlation, sender, request_errc::remote_error, why);
+        inflight_.erase(i);
+      }
+    }
+  };
+  const message_type* t = type_of(h.type);
+  if (!t) {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h.type));
+    return refuse(std::string("unknown message type id 0x") + hex + " (is the type registered in this program?)");
+  }
+  if (t->raw != h.has(frame_flags::raw))
+    return refuse("message type " + std::string(t->name) + " is encoded differently by the peer (different builds?)");
+  envelope* e;
+  try {
+    e = t->deserialize(payload);
+  } catch (const std::exception& ex) {
+    return refuse("cannot deserialize " + std::string(t->name) + ": " + ex.what());
+  }
+  e->type = t;
+  e->sender = sender;
+  e->correlation = h.correlation;
+  e->flags = h.flags & (frame_flags::request | frame_flags::response);
+  message m(e);
+
+  if (h.has(frame_flags::system)) return handle_system(h, m);
+  if (h.has(frame_flags::response)) inflight_.erase(h.correlation);
+  if (const down* d = m.get_if<down>()) {
+    auto it = peers_.find(h.src_node);
+    if (it != peers_.end()) {
+      auto range = it->second->monitors.equal_range(d->actor.id);
+      for (auto i = range.first; i != range.second; ++i)
+        if (i->second == target) {
+          it->second->monitors.erase(i);
+          break;
+        }
+    }
+  }
+  actor* a = node_.lookup(h.dst_actor);
+  if (!a) return node_.dead_letter(m.release(), target, "no such actor");
+  node_.enqueue(a, m.release());
+}
+
+void router::handle_system(const frame_header& h, message& m) {
+  actor_ref sender = m.sender();
+  actor_ref self{node_.id(), 0};
+  if (auto* x = m.get_if<sys::monitor>()) {
+    actor* t = x->target.node == node_.id() ? node_.lookup(x->target.id) : nullptr;
+    if (t)
+      t->watchers_.push_back({x->watcher, 0});
+    else
+      send_as(x->target, x->watcher, down{x->target, exit_reason::no_such_actor, {}}, 0, 0);
+  } else if (auto* x = m.get_if<sys::demonitor>()) {
+    if (actor* t = node_.lookup(x->target.id)) {
+      auto& w = t->watchers_;
+      auto pos = std::find_if(w.begin(), w.end(), [&](const watcher& v) { return v.who == x->watcher && !v.correlation; });
+      if (pos != w.end()) w.erase(pos);
+    }
+  } else if (auto* x = m.get_if<sys::kill>()) {
+    node_.kill(x->target, x->reason, "killed by " + node_id_string(h.src_node));
+  } else if (auto* x = m.get_if<sys::lookup>()) {
+    auto found = node_.whereis(x->name);
+    send_as(self, sender, sys::lookup_reply{found.has_value(), found.value_or(actor_ref{})}, h.correlation,
+            frame_flags::response);
+  } else if (auto* x = m.get_if<sys::shutdown>()) {
+    TROUPE_LOG(info) << "shutdown asked by node " << node_id_string(h.src_node) << ": " << x->reason;
+    node_.shutdown();
+  } else if (auto it = system_handlers_.find(m.type()); it != system_handlers_.end()) {
+    it->second(h, m);
+  } else {
+    TROUPE_LOG(warn) << "control message " << m.type_name() << " from node " << node_id_string(h.src_node)
+                     << " has no handler here; dropped";
+    if (h.has(frame_flags::request))
+      node_.answer_failed_request(sender, h.correlation, self, request_errc::remote_error,
+                                  "node " + node_id_string(node_.id()) + " cannot handle " + std::string(m.type_name()));
+  }
+}
+
+}  // namespace troupe::detail
