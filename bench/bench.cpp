@@ -1,0 +1,115 @@
+#include "bench.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <unistd.h>
+
+namespace troupe::bench {
+
+std::vector<figure>& figures() {
+  static std::vector<figure> f;
+  return f;
+}
+
+std::vector<std::pair<std::string, std::function<double()>>>& children() {
+  static std::vector<std::pair<std::string, std::function<double()>>> c;
+  return c;
+}
+
+double run_child(const std::string& name) {
+  std::string cmd = "/proc/" + std::to_string(getpid()) + "/exe --child " + name;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  double v = -1;
+  if (std::fscanf(p, "%lf", &v) != 1) v = -1;
+  pclose(p);
+  return v;
+}
+
+long rss_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  long size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+namespace {
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "usage: troupe-bench --json [FIGURE...] [--runs N] [--list]\n"
+               "  Prints one JSON object: the median of each figure over N runs (default 5),\n"
+               "  and \"spread\": {figure: [min, max]}. Names select figures; none means all.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int runs = 5;
+  bool json = false;
+  std::vector<std::string> wanted;
+  if (argc == 3 && std::string(argv[1]) == "--child") {
+    for (auto& [name, f] : children())
+      if (name == argv[2]) {
+        std::printf("%.17g\n", f());
+        return 0;
+      }
+    return 2;
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--runs" && i + 1 < argc) {
+      runs = std::max(1, std::atoi(argv[++i]));
+    } else if (a == "--list") {
+      for (auto& f : figures()) std::printf("%-28s %s\n", f.name.c_str(), f.unit.c_str());
+      return 0;
+    } else if (a == "--help" || a == "-h") {
+      usage(stdout);
+      return 0;
+    } else if (!a.empty() && a[0] != '-') {
+      wanted.push_back(a);
+    } else {
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (!json) {
+    usage(stderr);
+    return 2;
+  }
+  for (auto& w : wanted)
+    if (std::none_of(figures().begin(), figures().end(), [&](auto& f) { return f.name == w; })) {
+      std::fprintf(stderr, "troupe-bench: unknown figure %s (see --list)\n", w.c_str());
+      return 2;
+    }
+  std::vector<std::pair<std::string, std::vector<double>>> results;
+  for (auto& f : figures()) {
+    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), f.name) == wanted.end()) continue;
+    std::vector<double> v;
+    for (int r = 0; r < runs; ++r) v.push_back(f.measure());
+    std::sort(v.begin(), v.end());
+    std::fprintf(stderr, "troupe-bench: %s median %.4g (min %.4g, max %.4g) %s\n", f.name.c_str(), v[v.size() / 2],
+                 v.front(), v.back(), f.unit.c_str());
+    results.emplace_back(f.name, std::move(v));
+  }
+  std::printf("{");
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    auto& v = results[i].second;
+    std::printf("%s\"%s\": %.6g", i ? ", " : "", results[i].first.c_str(), v[v.size() / 2]);
+  }
+  std::printf("%s\"runs\": %d, \"spread\": {", results.empty() ? "" : ", ", runs);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    auto& v = results[i].second;
+    std::printf("%s\"%s\": [%.6g, %.6g]", i ? ", " : "", results[i].first.c_str(), v.front(), v.back());
+  }
+  std::printf("}}\n");
+  return 0;
+}
+
+}  // namespace troupe::bench
