@@ -1,9 +1,10 @@
 // ping_pong: two actors pass a counter back and forth and time each round
 // trip.
 //
-//   ping_pong [--transport inproc] [--rounds N] [--json]
+//   ping_pong [--transport inproc|shm] [--rounds N] [--json]
 //
-// With --transport inproc both actors live in this process.
+// With --transport inproc both actors live in this process; with shm the
+// ponger lives in a second process and messages cross shared memory.
 #include <troupe/troupe.hpp>
 
 #include <algorithm>
@@ -33,6 +34,8 @@ troupe::task<void> ponger(troupe::actor& self) {
     self.send(m.sender(), ball{m->n + 1});
   }
 }
+
+TROUPE_ACTOR(ponger);
 
 troupe::task<int> pinger(troupe::actor& self, const options& opt, troupe::actor_ref peer) {
   using clock = std::chrono::steady_clock;
@@ -67,9 +70,10 @@ troupe::task<int> pinger(troupe::actor& self, const options& opt, troupe::actor_
 
 void usage(FILE* out) {
   std::fprintf(out,
-               "usage: ping_pong [--transport inproc] [--rounds N] [--json]\n"
+               "usage: ping_pong [--transport inproc|shm] [--rounds N] [--json]\n"
                "  Two actors exchange a counter N times and report the round-trip time.\n"
-               "  --transport  where the second actor lives: inproc (this process)\n"
+               "  --transport  where the second actor lives: inproc (this process),\n"
+               "               shm (another process, through shared memory)\n"
                "  --rounds N   round trips to time (default 100000)\n"
                "  --json       print {\"transport\", \"rounds\", \"rtt_median_ns\", \"rtt_p99_ns\"}\n");
 }
@@ -95,12 +99,20 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (opt.transport != "inproc") {
-    std::fprintf(stderr, "ping_pong: unknown transport %s (inproc)\n", opt.transport.c_str());
+  if (opt.transport != "inproc" && opt.transport != "shm") {
+    std::fprintf(stderr, "ping_pong: unknown transport %s (inproc, shm)\n", opt.transport.c_str());
     return 2;
   }
   return troupe::run(argc, argv, [&](troupe::actor& self) -> troupe::task<int> {
-    troupe::actor_ref peer = self.spawn(ponger);
-    co_return co_await pinger(self, opt, peer);
+    troupe::actor_ref peer;
+    troupe::process child;
+    if (opt.transport == "inproc") {
+      peer = self.spawn(ponger);
+    } else {
+      child = co_await self.spawn_process({.name = "ponger"});
+      peer = co_await self.spawn(child, ponger);
+    }
+    int code = co_await pinger(self, opt, peer);
+    co_return code;
   });
 }

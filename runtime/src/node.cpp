@@ -1,6 +1,8 @@
 #include <troupe/log.hpp>
 #include <troupe/node.hpp>
+#include <troupe/detail/process_manager.hpp>
 #include <troupe/detail/router.hpp>
+#include <troupe/detail/system_messages.hpp>
 #include <troupe/transport/transport.hpp>
 
 #include <asio/post.hpp>
@@ -27,6 +29,7 @@ node::node(node_options opts)
     : opts_(opts),
       id_(opts.id ? opts.id : random_node_id()),
       cluster_(opts.cluster ? opts.cluster : random_node_id()),
+      root_(opts.root ? opts.root : id_),
       io_(std::make_unique<asio::io_context>(1)),
       timer_(*io_),
       grace_timer_(*io_) {
@@ -45,6 +48,7 @@ node::~node() {
   for (std::size_t i = 1; i < slots_.size(); ++i)
     if (actor* a = slots_[i].a) finish(a, exit_reason::shutdown, "node destroyed");
   if (router_) router_->stop();
+  processes_.reset();
   router_.reset();
 }
 
@@ -78,9 +82,10 @@ actor_ref node::start(actor* a, const spawn_options& opts) {
   }
   a->body_.promise().on_done = &node::on_body_done;
   a->body_.promise().on_done_ctx = a;
-  if (!opts.name.empty() && !register_name(a, opts.name)) {
-    finish(a, exit_reason::error, "name \"" + opts.name + "\" is taken");
-    throw std::invalid_argument("cannot spawn actor: name \"" + opts.name + "\" is already registered");
+  if (!opts.name.empty() && !register_name(a, std::string(opts.name))) {
+    std::string name(opts.name);
+    finish(a, exit_reason::error, "name \"" + name + "\" is taken");
+    throw std::invalid_argument("cannot spawn actor: name \"" + name + "\" is already registered");
   }
   a->resume_ = a->body_;
   a->wait_ = detail::wait_kind::start;
@@ -108,6 +113,9 @@ void node::reap() {
       std::rethrow_exception(err);
     } catch (const actor_shutdown&) {
       finish(a, exit_reason::shutdown, {});
+    } catch (const process_exit& e) {
+      exit_code_ = e.code;
+      finish(a, exit_reason::normal, "process_exit(" + std::to_string(e.code) + ")");
     } catch (const std::exception& e) {
       TROUPE_LOG(warn) << "actor " << a->ref_ << " ended by an exception: " << e.what();
       finish(a, exit_reason::error, e.what());
@@ -126,6 +134,8 @@ void node::finish(actor* a, exit_reason why, std::string detail) {
 
   // Detach from scheduling.
   if (a->ready_) unlink_ready(a);
+  if (a->wait_ == detail::wait_kind::external) --parked_;
+  a->wait_ = detail::wait_kind::none;
   if (a->timer_index_ != no_timer) timer_remove(a);
   unblock(a);
   if (a->ws_) {
@@ -141,6 +151,8 @@ void node::finish(actor* a, exit_reason why, std::string detail) {
   if (a->named_) {
     auto it = name_of_.find(ref.id);
     if (it != name_of_.end()) {
+      if (root_ != id_ && router_ && !shutting_down_)
+        router_->send_system(ref, root_, detail::sys::unregister_name{it->second, ref});
       names_.erase(it->second);
       name_of_.erase(it);
     }
@@ -193,6 +205,7 @@ void node::interrupt(actor* a) noexcept {
   switch (a->wait_) {
     case detail::wait_kind::receive:
     case detail::wait_kind::sleep:
+    case detail::wait_kind::external:
       wake(a);
       break;
     case detail::wait_kind::send:
@@ -205,6 +218,8 @@ void node::interrupt(actor* a) noexcept {
 }
 
 void node::shutdown() {
+  stopping_when_idle_ = true;
+  if (live_ == 0 && !manual_) stop();
   if (shutting_down_) return;
   shutting_down_ = true;
   for (std::size_t i = 1; i < slots_.size(); ++i)
@@ -373,15 +388,35 @@ bool node::register_name(actor* a, std::string name) {
   if (!inserted) return it->second == a->ref_;
   auto old = name_of_.find(a->ref_.id);
   if (old != name_of_.end()) names_.erase(old->second);  // one name per actor: the newest
+  if (root_ != id_ && router_) router_->send_system(a->ref_, root_, detail::sys::register_name{name, a->ref_});
   name_of_[a->ref_.id] = std::move(name);
   a->named_ = true;
   return true;
 }
 
+void node::name_registered(actor_ref who, const std::string& name) {
+  if (who.node == id_) return;
+  auto [it, inserted] = global_names_.emplace(name, who);
+  if (!inserted && it->second != who) {
+    if (router_ && router_->connected(it->second.node)) {
+      TROUPE_LOG(warn) << "name \"" << name << "\" is taken by " << it->second << "; " << who
+                       << " is found on its own node only";
+      return;
+    }
+    it->second = who;  // the old holder's node is gone
+  }
+}
+
+void node::names_of_node_gone(node_id n) {
+  std::erase_if(global_names_, [n](const auto& kv) { return kv.second.node == n; });
+}
+
 std::optional<actor_ref> node::whereis(std::string_view name) const {
   auto it = names_.find(std::string(name));
-  if (it == names_.end()) return std::nullopt;
-  return it->second;
+  if (it != names_.end()) return it->second;
+  auto g = global_names_.find(std::string(name));
+  if (g != global_names_.end()) return g->second;
+  return std::nullopt;
 }
 
 // --- backpressure ---------------------------------------------------------------
@@ -460,13 +495,27 @@ void node::post_drain() {
 void node::drain() {
   drain_posted_ = false;
   for (int budget = drain_budget; budget > 0 && ready_head_; --budget) run_one_ready();
-  if (ready_head_ && !drain_posted_) post_drain();
+  if (ready_head_ && !drain_posted_)
+    post_drain();
+  else if (!ready_head_)
+    check_deadlock();
+}
+
+// Every actor waits for a message and nothing could ever send one: no
+// timer, no wait on a process, no peer, no transport that expects one.
+void node::check_deadlock() {
+  if (!stopping_when_idle_ || live_ == 0 || !timers_.empty() || parked_ > 0 || shutting_down_) return;
+  if (router_ && router_->may_receive()) return;
+  if (processes_ && processes_->alive() > 0) return;
+  deadlocked_ = true;
+  stop();
 }
 
 bool node::run_one_ready() {
   actor* a = ready_head_;
   if (!a) return false;
   unlink_ready(a);
+  if (a->wait_ == detail::wait_kind::external) --parked_;
   a->wait_ = detail::wait_kind::none;
   current_ = a;
   a->resume_.resume();
@@ -475,14 +524,52 @@ bool node::run_one_ready() {
   return true;
 }
 
+std::uint32_t node::park(actor* a, std::coroutine_handle<> h, clock::time_point deadline) {
+  suspend(a, h, detail::wait_kind::external);
+  ++parked_;
+  if (deadline != clock::time_point::max()) timer_add(a, deadline);
+  return ++a->park_token_;
+}
+
+void node::unpark(actor_ref r, std::uint32_t token) noexcept {
+  if (r.node != id_) return;
+  actor* a = lookup(r.id);
+  if (!a || a->wait_ != detail::wait_kind::external || a->park_token_ != token) return;
+  --parked_;
+  a->wait_ = detail::wait_kind::none;
+  wake(a);
+}
+
+void node::serve() {
+  stop_called_ = false;
+  io_->restart();
+  io_->run();
+}
+
+void node::connect(node_id peer) {
+  if (!router_) throw std::logic_error("node::connect: the node has no transport");
+  router_->connect(peer);
+}
+
+bool node::connected(node_id peer) const { return router_ && router_->connected(peer); }
+
+void node::enable_processes(std::vector<std::string> argv) {
+  if (!router_) router_ = std::make_unique<detail::router>(*this);
+  processes_ = std::make_unique<detail::process_manager>(*this, std::move(argv));
+  router_->set_down_explainer([this](node_id peer, const std::string& reason) {
+    return processes_ && processes_->explain_down(peer, reason);
+  });
+}
+
 bool node::run() {
   if (live_ == 0) return true;
   stopping_when_idle_ = true;
   stop_called_ = false;
+  deadlocked_ = false;
   io_->restart();
   io_->run();
   stopping_when_idle_ = false;
-  return live_ == 0 || stop_called_;
+  return live_ == 0 || (stop_called_ && !deadlocked_);
 }
 
 void node::stop() {
@@ -552,6 +639,7 @@ void node::timer_fire_expired() {
   while (!timers_.empty() && timers_.front()->deadline_ <= t) {
     actor* a = timers_.front();
     timer_remove(a);
+    if (a->wait_ == detail::wait_kind::external) --parked_;
     a->wait_ = detail::wait_kind::none;
     make_ready(a);
   }

@@ -1,3 +1,5 @@
+#include <troupe/actor_registry.hpp>
+#include <troupe/detail/process_manager.hpp>
 #include <troupe/detail/router.hpp>
 #include <troupe/detail/system_messages.hpp>
 #include <troupe/log.hpp>
@@ -44,6 +46,24 @@ router::peer& router::peer_for(node_id id) {
     p->id = id;
   }
   return *p;
+}
+
+bool router::may_receive() const noexcept {
+  if (!peers_.empty()) return true;
+  for (auto& t : transports_)
+    if (t->expects_peers()) return true;
+  return false;
+}
+
+bool router::has_pending() const noexcept {
+  for (auto& [id, p] : peers_)
+    if (!p->pending.empty() || (!p->links.empty() && p->links.front()->congested())) return true;
+  return false;
+}
+
+void router::connect(node_id id) {
+  peer& p = peer_for(id);
+  if (p.links.empty() && !p.connecting) try_connect(p);
 }
 
 bool router::connected(node_id id) const {
@@ -141,6 +161,7 @@ void router::link_up(std::shared_ptr<link> l) {
   p.links.push_back(std::move(l));
   flush_pending(p);
   if (!congested(p)) wake_blocked(p);
+  if (p.links.size() == 1 && node_.processes_) node_.processes_->on_peer_up(p.id);
 }
 
 void router::connect_failed(node_id id, const std::string& reason) {
@@ -367,6 +388,30 @@ void router::handle_system(const frame_header& h, message& m) {
     auto found = node_.whereis(x->name);
     send_as(self, sender, sys::lookup_reply{found.has_value(), found.value_or(actor_ref{})}, h.correlation,
             frame_flags::response);
+  } else if (auto* x = m.get_if<sys::spawn>()) {
+    const actor_factory* f = find_actor_factory(x->actor_name);
+    if (!f) {
+      node_.answer_failed_request(sender, h.correlation, self, request_errc::remote_error,
+                                  "no actor named \"" + x->actor_name + "\" is registered (TROUPE_ACTOR) on node " +
+                                      node_id_string(node_.id()));
+      return;
+    }
+    try {
+      spawn_options o;
+      o.name = x->register_as;
+      o.mailbox_capacity = x->mailbox_capacity;
+      actor_ref started = f->start(node_, o, f->fn,
+                                   std::span(reinterpret_cast<const std::byte*>(x->args.data()), x->args.size()));
+      send_as(self, sender, started, h.correlation, frame_flags::response);
+    } catch (const std::exception& e) {
+      node_.answer_failed_request(sender, h.correlation, self, request_errc::remote_error,
+                                  "cannot start " + x->actor_name + ": " + e.what());
+    }
+  } else if (auto* x = m.get_if<sys::register_name>()) {
+    node_.name_registered(x->ref, x->name);
+  } else if (auto* x = m.get_if<sys::unregister_name>()) {
+    auto it = node_.global_names_.find(x->name);
+    if (it != node_.global_names_.end() && it->second == x->ref) node_.global_names_.erase(it);
   } else if (auto* x = m.get_if<sys::shutdown>()) {
     TROUPE_LOG(info) << "shutdown asked by node " << node_id_string(h.src_node) << ": " << x->reason;
     node_.shutdown();

@@ -8,6 +8,8 @@
 #include <troupe/detail/envelope.hpp>
 #include <troupe/errors.hpp>
 #include <troupe/message.hpp>
+#include <troupe/process.hpp>
+#include <troupe/spawn_options.hpp>
 #include <troupe/task.hpp>
 
 #include <array>
@@ -28,17 +30,14 @@ class deterministic_node;
 using clock = std::chrono::steady_clock;
 using duration = clock::duration;
 
-struct spawn_options {
-  /// Register the new actor under this name (empty: no name).
-  std::string name;
-  /// Messages its mailbox holds before `co_await send` suspends senders;
-  /// 0 takes the node's default.
-  std::uint32_t mailbox_capacity = 0;
-};
 
 namespace detail {
 
 class router;
+struct process_state;
+namespace sys {
+struct lookup_reply;
+}
 
 /// What a waiting actor waits for; lives in the awaiter, in the actor's frame.
 struct wait_state {
@@ -114,6 +113,51 @@ class [[nodiscard]] request_awaiter {
   detail::wait_state ws_;
 };
 
+/// Awaitable returned by actor::spawn(node_ref, ...): the new actor's address.
+template <class R>
+class [[nodiscard]] remote_spawn_awaiter {
+ public:
+  remote_spawn_awaiter(request_awaiter<R> req) : req_(std::move(req)) {}
+  explicit remote_spawn_awaiter(actor_ref local) : local_(local) {}
+  bool await_ready() const noexcept { return local_ || req_->await_ready(); }
+  void await_suspend(std::coroutine_handle<> h) { req_->await_suspend(h); }
+  actor_ref await_resume();
+
+ private:
+  actor_ref local_;
+  std::optional<request_awaiter<R>> req_;
+};
+
+/// Awaitable returned by actor::spawn_process: the process once it has
+/// joined the cluster. Throws spawn_error if it could not start.
+class [[nodiscard]] spawn_process_awaiter {
+ public:
+  spawn_process_awaiter(actor& self, std::shared_ptr<detail::process_state> s, duration timeout) noexcept
+      : self_(self), s_(std::move(s)), timeout_(timeout) {}
+  bool await_ready() const noexcept;
+  void await_suspend(std::coroutine_handle<> h);
+  process await_resume();
+
+ private:
+  actor& self_;
+  std::shared_ptr<detail::process_state> s_;
+  duration timeout_;
+};
+
+/// Awaitable returned by actor::lookup.
+class [[nodiscard]] lookup_awaiter {
+ public:
+  lookup_awaiter(std::optional<actor_ref> found, std::optional<request_awaiter<detail::sys::lookup_reply>> req)
+      : found_(found), req_(std::move(req)) {}
+  bool await_ready() const noexcept { return !req_ || req_->await_ready(); }
+  void await_suspend(std::coroutine_handle<> h) { req_->await_suspend(h); }
+  std::optional<actor_ref> await_resume();
+
+ private:
+  std::optional<actor_ref> found_;
+  std::optional<request_awaiter<detail::sys::lookup_reply>> req_;
+};
+
 class [[nodiscard]] sleep_awaiter {
  public:
   sleep_awaiter(actor& self, duration d) noexcept : self_(self), d_(d) {}
@@ -186,10 +230,33 @@ class actor : public detail::pooled {
   /// task<void>. Arguments are stored with the actor, so the body may take
   /// them by reference.
   template <class F, class... A>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, spawn_options>)
+    requires(!std::is_same_v<std::remove_cvref_t<F>, spawn_options> &&
+             !std::is_same_v<std::remove_cvref_t<F>, node_ref> && !std::is_same_v<std::remove_cvref_t<F>, process>)
   actor_ref spawn(F&& fn, A&&... args);
   template <class F, class... A>
   actor_ref spawn(const spawn_options& opts, F&& fn, A&&... args);
+
+  /// Starts `fn(self, args...)` on another node (a process of this cluster,
+  /// here or on another machine). `fn` must be registered with
+  /// TROUPE_ACTOR; the arguments travel serialized.
+  template <class... P, class... A>
+  remote_spawn_awaiter<actor_ref> spawn(node_ref where, task<void> (*fn)(actor&, P...), A&&... args);
+  template <class... P, class... A>
+  remote_spawn_awaiter<actor_ref> spawn(const process& where, task<void> (*fn)(actor&, P...), A&&... args) {
+    return spawn(where.node(), fn, std::forward<A>(args)...);
+  }
+
+  /// Starts a new OS process running this program as a worker node of
+  /// this cluster; completes once it has joined.
+  spawn_process_awaiter spawn_process(process_options opts = {});
+  /// Same, with `main(self, args...)` (registered with TROUPE_ACTOR) as its
+  /// main actor: the process ends when main returns (exit code 0), throws
+  /// (exit code 1) or throws process_exit{code}.
+  template <class... P, class... A>
+  spawn_process_awaiter spawn_process(process_options opts, task<void> (*main)(actor&, P...), A&&... args);
+
+  /// Looks a name up on this node, then in the whole cluster.
+  lookup_awaiter lookup(std::string name, duration timeout = std::chrono::seconds(5));
 
   /// Delivers a `down` message to this actor when `target` ends (at once,
   /// with reason no_such_actor, if it does not exist).
@@ -230,6 +297,8 @@ class actor : public detail::pooled {
   friend class receive_awaiter;
   template <class>
   friend class request_awaiter;
+  friend class spawn_process_awaiter;
+  friend class process;
 
   troupe::node* node_;
   actor_ref ref_;
@@ -260,6 +329,7 @@ class actor : public detail::pooled {
   actor* blocked_next_ = nullptr;
   actor* blocked_on_ = nullptr;
   void* blocked_on_link_ = nullptr;
+  std::uint32_t park_token_ = 0;
   actor_ref throttle_on_;  ///< the last receiver found over its bound
 
   std::vector<detail::watcher> watchers_;

@@ -22,6 +22,7 @@ namespace troupe {
 class deterministic_node;
 namespace detail {
 class router;
+class process_manager;
 }
 class transport;
 
@@ -30,6 +31,8 @@ struct node_options {
   node_id id = 0;
   /// The cluster it belongs to; 0 picks a random one (a new cluster).
   std::uint64_t cluster = 0;
+  /// The cluster's root node (keeper of cluster-wide names); 0: this node.
+  node_id root = 0;
   /// Frames longer than this are refused, in and out.
   frame_limits limits{};
   /// Default mailbox capacity (see spawn_options::mailbox_capacity).
@@ -47,6 +50,7 @@ class node {
 
   node_id id() const noexcept { return id_; }
   std::uint64_t cluster_id() const noexcept { return cluster_; }
+  node_id root_id() const noexcept { return root_; }
   asio::io_context& io_context() noexcept { return *io_; }
   const node_options& options() const noexcept { return opts_; }
 
@@ -69,6 +73,9 @@ class node {
   /// nothing is left that could ever wake an actor (a deadlock, reported by
   /// the return value false).
   bool run();
+  /// Runs the event loop until shutdown() has let every actor finish, or
+  /// stop(): a node that serves others (a worker) may have no actor at all.
+  void serve();
   /// Makes run() return soon; actors stay as they are.
   void stop();
   /// Asks every actor to finish: each wait throws actor_shutdown. Actors
@@ -81,11 +88,23 @@ class node {
   bool alive(actor_ref r) const noexcept { return r.node == id_ && lookup(r.id) != nullptr; }
   std::optional<actor_ref> whereis(std::string_view name) const;
   clock::time_point now() const noexcept { return manual_ ? virtual_now_ : clock::now(); }
+  /// The code of a process_exit an actor of this node threw, if any.
+  std::optional<int> exit_code_requested() const noexcept { return exit_code_; }
   /// Messages that found no receiver (logged at debug level).
   std::uint64_t dead_letters() const noexcept { return dead_letters_; }
 
   /// Adds a transport (shared memory, TCP, or a user's own); started at once.
   void add_transport(std::unique_ptr<transport> t);
+  /// Opens a link to `peer` now rather than at the first message.
+  void connect(node_id peer);
+  /// True while a link to `peer` is up.
+  bool connected(node_id peer) const;
+
+  /// Lets actors of this node start processes; `argv` is the command line
+  /// a child is started with (the running binary's own).
+  void enable_processes(std::vector<std::string> argv);
+  detail::process_manager* processes() noexcept { return processes_.get(); }
+  detail::router* router() noexcept { return router_.get(); }
 
  private:
   friend class actor;
@@ -97,6 +116,12 @@ class node {
   friend class request_awaiter;
   friend class deterministic_node;
   friend class detail::router;
+  friend class detail::process_manager;
+  friend class process;
+  template <class>
+  friend class remote_spawn_awaiter;
+  friend class spawn_process_awaiter;
+  friend class lookup_awaiter;
 
   struct manual_tag {};
   node(manual_tag, node_options opts);
@@ -138,12 +163,21 @@ class node {
   void wake(actor* a) noexcept;
   void post_drain();
   void drain();
+  void check_deadlock();
   bool run_one_ready();
   void suspend(actor* a, std::coroutine_handle<> h, detail::wait_kind kind) noexcept {
     a->resume_ = h;
     a->wait_ = kind;
   }
   void block_on(actor* self, actor_ref target);
+  /// Parks an actor until unpark() with the returned token, or `deadline`.
+  std::uint32_t park(actor* a, std::coroutine_handle<> h, clock::time_point deadline);
+  void unpark(actor_ref r, std::uint32_t token) noexcept;
+  /// Sends a control message to node `to` (handled by its router).
+  template <class T>
+  void post_system(actor_ref from, node_id to, const T& msg, std::uint64_t correlation, std::uint8_t flags);
+  void name_registered(actor_ref who, const std::string& name);
+  void names_of_node_gone(node_id n);
   void release_blocked(actor* a) noexcept;
   void unblock(actor* a) noexcept;
 
@@ -166,6 +200,7 @@ class node {
   node_options opts_;
   node_id id_;
   std::uint64_t cluster_;
+  node_id root_;
   std::unique_ptr<asio::io_context> io_;
   bool manual_ = false;
   clock::time_point virtual_now_{};
@@ -187,6 +222,9 @@ class node {
 
   bool stopping_when_idle_ = false;
   bool stop_called_ = false;
+  bool deadlocked_ = false;
+  std::size_t parked_ = 0;  // actors waiting on something outside the node (process, ...)
+  std::optional<int> exit_code_;
   bool shutting_down_ = false;
   asio::steady_timer grace_timer_;
 
@@ -195,7 +233,9 @@ class node {
   std::uint64_t correlation_ = 0;
   std::uint64_t dead_letters_ = 0;
 
+  std::unordered_map<std::string, actor_ref> global_names_;  // on the root: names of every node
   std::unique_ptr<detail::router> router_;
+  std::unique_ptr<detail::process_manager> processes_;
 };
 
 }  // namespace troupe

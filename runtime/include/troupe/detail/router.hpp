@@ -4,7 +4,9 @@
 // requests in flight, spawn and lookup on behalf of other nodes).
 #pragma once
 
-#include <troupe/actor.hpp>
+#include <troupe/actor_ref.hpp>
+#include <troupe/errors.hpp>
+#include <troupe/message.hpp>
 #include <troupe/detail/byte_buffer.hpp>
 #include <troupe/transport/transport.hpp>
 
@@ -17,6 +19,7 @@
 
 namespace troupe {
 class node;
+class actor;
 }
 
 namespace troupe::detail {
@@ -52,6 +55,13 @@ class router final : public transport_host {
   void block_on(actor* self, node_id peer);
   void unblock(actor* a) noexcept;
 
+  /// Opens a link to `peer` unless one is up or coming.
+  void connect(node_id peer);
+  /// Could a message still arrive from outside (a peer, or a transport
+  /// that waits for peers)?
+  bool may_receive() const noexcept;
+  /// Frames still waiting to be written to some link.
+  bool has_pending() const noexcept;
   /// Is there a live link to `peer`?
   bool connected(node_id peer) const;
   /// Called for a node this process knows to be gone (its process exited):

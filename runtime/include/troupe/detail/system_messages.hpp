@@ -75,6 +75,25 @@ struct lookup_reply {
   }
 };
 
+/// To the root node: `ref` registered `name` (cluster-wide lookup).
+struct register_name {
+  std::string name;
+  actor_ref ref;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar & name & ref;
+  }
+};
+
+struct unregister_name {
+  std::string name;
+  actor_ref ref;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar & name & ref;
+  }
+};
+
 /// Asks a node to shut down (graceful: its actors see actor_shutdown).
 struct shutdown {
   std::string reason;
@@ -93,3 +112,5 @@ TROUPE_MESSAGE_NAMED(troupe::detail::sys::spawn, "troupe::sys::spawn");
 TROUPE_MESSAGE_NAMED(troupe::detail::sys::lookup, "troupe::sys::lookup");
 TROUPE_MESSAGE_NAMED(troupe::detail::sys::lookup_reply, "troupe::sys::lookup_reply");
 TROUPE_MESSAGE_NAMED(troupe::detail::sys::shutdown, "troupe::sys::shutdown");
+TROUPE_MESSAGE_NAMED(troupe::detail::sys::register_name, "troupe::sys::register_name");
+TROUPE_MESSAGE_NAMED(troupe::detail::sys::unregister_name, "troupe::sys::unregister_name");

@@ -1,8 +1,14 @@
 // Inline parts of actor and node: the message hot path.
 #pragma once
 
+#include <troupe/actor_registry.hpp>
+#include <troupe/detail/process_manager.hpp>
+#include <troupe/detail/process_state.hpp>
+#include <troupe/detail/router.hpp>
+#include <troupe/detail/system_messages.hpp>
 #include <troupe/transport/frame.hpp>
 
+#include <csignal>
 #include <type_traits>
 
 namespace troupe {
@@ -68,7 +74,8 @@ request_awaiter<R> actor::request(actor_ref to, T&& msg, duration timeout) {
 }
 
 template <class F, class... A>
-  requires(!std::is_same_v<std::remove_cvref_t<F>, spawn_options>)
+  requires(!std::is_same_v<std::remove_cvref_t<F>, spawn_options> &&
+           !std::is_same_v<std::remove_cvref_t<F>, node_ref> && !std::is_same_v<std::remove_cvref_t<F>, process>)
 actor_ref actor::spawn(F&& fn, A&&... args) {
   return node_->spawn(spawn_options{}, std::forward<F>(fn), std::forward<A>(args)...);
 }
@@ -76,6 +83,126 @@ actor_ref actor::spawn(F&& fn, A&&... args) {
 template <class F, class... A>
 actor_ref actor::spawn(const spawn_options& opts, F&& fn, A&&... args) {
   return node_->spawn(opts, std::forward<F>(fn), std::forward<A>(args)...);
+}
+
+template <class T>
+void node::post_system(actor_ref from, node_id to, const T& msg, std::uint64_t correlation, std::uint8_t flags) {
+  if (!router_) {
+    if (flags & frame_flags::request)
+      answer_failed_request(from, correlation, actor_ref{to, 0}, request_errc::unreachable,
+                            "no route to node " + node_id_string(to));
+    return;
+  }
+  router_->send_system(from, to, msg, correlation, flags);
+}
+
+template <class... P, class... A>
+remote_spawn_awaiter<actor_ref> actor::spawn(node_ref where, task<void> (*fn)(actor&, P...), A&&... args) {
+  if (where.id == node_->id_ || where.id == 0) return remote_spawn_awaiter<actor_ref>(spawn(fn, std::forward<A>(args)...));
+  const detail::actor_factory* f = detail::find_actor_factory(reinterpret_cast<const void*>(fn));
+  if (!f) throw spawn_error("cannot start an actor on another node: its function is not registered with TROUPE_ACTOR");
+  detail::sys::spawn req;
+  req.actor_name = f->name;
+  {
+    detail::byte_buffer b;
+    detail::save_args<std::decay_t<P>...>(b, static_cast<std::decay_t<P>>(std::forward<A>(args))...);
+    req.args.assign(reinterpret_cast<const char*>(b.data()), reinterpret_cast<const char*>(b.data()) + b.size());
+  }
+  std::uint64_t correlation = node_->next_correlation();
+  node_->post_system(ref_, where.id, req, correlation, frame_flags::request);
+  return remote_spawn_awaiter<actor_ref>(
+      request_awaiter<actor_ref>(*this, actor_ref{where.id, 0}, correlation, std::chrono::seconds(30), std::nullopt));
+}
+
+template <class R>
+actor_ref remote_spawn_awaiter<R>::await_resume() {
+  if (local_) return local_;
+  try {
+    return *req_->await_resume();
+  } catch (const request_error& e) {
+    throw spawn_error(std::string("cannot start the actor: ") + e.what());
+  }
+}
+
+template <class... P, class... A>
+spawn_process_awaiter actor::spawn_process(process_options opts, task<void> (*main)(actor&, P...), A&&... args) {
+  const detail::actor_factory* f = detail::find_actor_factory(reinterpret_cast<const void*>(main));
+  if (!f) throw spawn_error("the main actor of a process must be registered with TROUPE_ACTOR");
+  if (!node_->processes_) throw spawn_error("this node cannot start processes (run the program with troupe::run)");
+  detail::byte_buffer b;
+  detail::save_args<std::decay_t<P>...>(b, static_cast<std::decay_t<P>>(std::forward<A>(args))...);
+  duration timeout = opts.start_timeout;
+  return spawn_process_awaiter(*this, node_->processes_->spawn(opts, f->name, b), timeout);
+}
+
+template <class... P>
+actor_ref detail::start_registered(node& n, const spawn_options& opts, const void* fn, std::span<const std::byte> bytes) {
+  using F = task<void> (*)(actor&, P...);
+  std::tuple<std::decay_t<P>...> args;
+  iarchive ar(bytes);
+  try {
+    std::apply([&](auto&... a) { ((ar >> a), ...); }, args);
+  } catch (const deserialize_error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw deserialize_error(std::string("arguments do not fit the actor's parameters: ") + e.what());
+  }
+  if (ar.remaining()) throw deserialize_error("arguments do not fit the actor's parameters: bytes left over");
+  return std::apply([&](auto&... a) { return n.spawn(opts, reinterpret_cast<F>(fn), std::move(a)...); }, args);
+}
+
+class process::join_awaiter {
+ public:
+  join_awaiter(actor& self, std::shared_ptr<detail::process_state> s, duration timeout) noexcept
+      : self_(self), s_(std::move(s)), timeout_(timeout) {}
+  bool await_ready() const noexcept { return !s_ || s_->exited || self_.shutdown_requested(); }
+  void await_suspend(std::coroutine_handle<> h) {
+    troupe::node& n = self_.node();
+    clock::time_point deadline = timeout_ == duration::max() ? clock::time_point::max() : n.now() + timeout_;
+    s_->waiters.emplace_back(self_.ref(), n.park(&self_, h, deadline));
+  }
+  bool await_resume() {
+    if (s_ && !s_->exited && self_.shutdown_requested()) throw actor_shutdown();
+    return !s_ || s_->exited;
+  }
+
+ private:
+  actor& self_;
+  std::shared_ptr<detail::process_state> s_;
+  duration timeout_;
+};
+
+inline process::join_awaiter process::join(actor& self) const noexcept { return join_awaiter(self, s_, duration::max()); }
+inline process::join_awaiter process::join(actor& self, duration timeout) const noexcept {
+  return join_awaiter(self, s_, timeout);
+}
+
+inline bool spawn_process_awaiter::await_ready() const noexcept {
+  return s_->ready || s_->exited || self_.shutdown_;
+}
+
+inline void spawn_process_awaiter::await_suspend(std::coroutine_handle<> h) {
+  node& n = *self_.node_;
+  s_->waiters.emplace_back(self_.ref_, n.park(&self_, h, n.now() + timeout_));
+}
+
+inline process spawn_process_awaiter::await_resume() {
+  if (s_->ready && !s_->exited) return process(s_);
+  if (self_.shutdown_) {
+    if (!s_->exited) ::kill(s_->pid, SIGKILL);
+    throw actor_shutdown();
+  }
+  if (s_->exited)
+    throw spawn_error("process " + s_->name + " ended before it joined the cluster: " + s_->reason);
+  ::kill(s_->pid, SIGKILL);
+  throw spawn_error("process " + s_->name + " did not join the cluster in time");
+}
+
+inline std::optional<actor_ref> lookup_awaiter::await_resume() {
+  if (!req_) return found_;
+  auto r = req_->await_resume();
+  if (!r->found) return std::nullopt;
+  return r->ref;
 }
 
 // --- awaiters --------------------------------------------------------------

@@ -34,8 +34,8 @@ class transport_host {
 
   /// A link finished its handshake; frames may flow both ways.
   virtual void link_up(std::shared_ptr<link> l) = 0;
-  /// One inbound frame, valid only during the call. Throwing frame_error or
-  /// deserialize_error from here makes the transport close the link.
+  /// One inbound frame, valid only during the call. An exception thrown
+  /// from here (a misaddressed frame) makes the transport close the link.
   virtual void deliver(link& from, const frame_header& h, std::span<const std::byte> payload) = 0;
   /// A link that reported congestion can take frames again.
   virtual void link_writable(link& l) = 0;
@@ -86,6 +86,9 @@ class transport {
   /// link_up or connect_failed. Returns false at once when this transport
   /// has no way to reach `peer`, so the host can try the next transport.
   virtual bool connect(node_id peer) = 0;
+  /// True when peers may connect to this node on their own (a listening
+  /// TCP transport): the node then never counts as deadlocked.
+  virtual bool expects_peers() const noexcept { return false; }
 };
 
 }  // namespace troupe

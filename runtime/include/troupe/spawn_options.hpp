@@ -1,0 +1,18 @@
+// How an actor is started.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace troupe {
+
+// No std::string members: see process_options.
+struct spawn_options {
+  /// Register the new actor under this name (empty: no name).
+  std::string_view name;
+  /// Messages its mailbox holds before `co_await throttle()` suspends senders;
+  /// 0 takes the node's default.
+  std::uint32_t mailbox_capacity = 0;
+};
+
+}  // namespace troupe
