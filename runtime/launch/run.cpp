@@ -13,6 +13,8 @@
 #include <asio/signal_set.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <string_view>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -78,9 +80,10 @@ int run_worker(std::vector<std::string> args, const detail::worker_environment& 
   n.connect(w.parent_node);
 
   int code = 0;
+  const detail::actor_factory* f = nullptr;
+  detail::byte_buffer main_args;  // lives until the main actor has read it
   if (has_main) {
-    const detail::actor_factory* f = detail::find_actor_factory(w.main_actor);
-    detail::byte_buffer main_args;
+    f = detail::find_actor_factory(w.main_actor);
     if (!f || !detail::from_hex(w.main_args, main_args)) {
       std::fprintf(stderr, "troupe: worker: no main actor named %s is registered\n", w.main_actor.c_str());
       return 1;
@@ -157,6 +160,11 @@ int run_as_root(std::vector<std::string> args, root_function& root, node_options
 
 }  // namespace
 
+bool is_worker_process() noexcept {
+  const char* role = std::getenv("TROUPE_ROLE");
+  return role && std::string_view(role) == "worker";
+}
+
 int run_root(int argc, char** argv, root_function root, node_options opts) {
   std::vector<std::string> args(argv, argv + argc);
   int signal_received = 0;
@@ -165,7 +173,10 @@ int run_root(int argc, char** argv, root_function root, node_options opts) {
   // signal that asked us to end is raised again for the parent to see.
   if (auto w = detail::worker_environment::take())
     code = run_worker(std::move(args), *w, opts, signal_received);
-  else
+  else if (!root) {
+    std::fprintf(stderr, "troupe::run: no root actor given, and this process was not started by spawn_process\n");
+    return 2;
+  } else
     code = run_as_root(std::move(args), root, opts, signal_received);
   if (signal_received) reraise(signal_received);
   return code;

@@ -25,6 +25,7 @@ lookup_awaiter actor::lookup(std::string name, duration timeout) {
   node_id root = node_->root_id();
   if (root == node_->id()) return lookup_awaiter(std::nullopt, std::nullopt);
   std::uint64_t correlation = node_->next_correlation();
+  awaiting_correlation_ = correlation;
   node_->post_system(ref_, root, detail::sys::lookup{std::move(name)}, correlation, frame_flags::request);
   return lookup_awaiter(std::nullopt, request_awaiter<detail::sys::lookup_reply>(*this, actor_ref{root, 0}, correlation,
                                                                                   timeout, std::nullopt));

@@ -142,6 +142,7 @@ void node::finish(actor* a, exit_reason why, std::string detail) {
     if (a->ws_->result) a->ws_->result->type->destroy(std::exchange(a->ws_->result, nullptr));
     a->ws_ = nullptr;
   }
+  if (a->early_reply_) a->early_reply_->type->destroy(std::exchange(a->early_reply_, nullptr));
 
   // From now on sends to it are dead letters.
   slots_[index].a = nullptr;
@@ -260,6 +261,10 @@ void node::enqueue(actor* a, detail::envelope* e) noexcept {
       wake(a);
       return;
     }
+  }
+  if ((e->flags & frame_flags::response) && a->awaiting_correlation_ == e->correlation && !a->early_reply_) {
+    a->early_reply_ = e;  // the requester has not suspended yet
+    return;
   }
   if (e->flags & frame_flags::response) {
     // Nobody waits for it any more (the request timed out): drop.

@@ -188,9 +188,9 @@ std::shared_ptr<process_state> process_manager::spawn(const process_options& opt
   return s;
 }
 
-void process_manager::wake(process_state& s) noexcept {
-  auto waiters = std::move(s.waiters);
-  s.waiters.clear();
+void process_manager::wake(std::vector<std::pair<actor_ref, std::uint32_t>>& list) noexcept {
+  auto waiters = std::move(list);
+  list.clear();
   for (auto& [ref, token] : waiters) node_.unpark(ref, token);
 }
 
@@ -198,7 +198,7 @@ void process_manager::on_peer_up(node_id peer) {
   auto it = children_.find(peer);
   if (it == children_.end() || it->second->state->ready) return;
   it->second->state->ready = true;
-  wake(*it->second->state);
+  wake(it->second->state->start_waiters);
 }
 
 void process_manager::on_exit(const std::shared_ptr<child>& c) {
@@ -226,7 +226,8 @@ void process_manager::on_exit(const std::shared_ptr<child>& c) {
   children_.erase(id);
   if (auto* r = node_.router()) r->peer_gone(id, s.reason);
   node_.names_of_node_gone(id);
-  wake(s);
+  wake(s.start_waiters);
+  wake(s.exit_waiters);
 }
 
 bool process_manager::explain_down(node_id peer, const std::string& reason) {

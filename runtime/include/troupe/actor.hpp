@@ -101,7 +101,7 @@ class [[nodiscard]] request_awaiter {
  public:
   request_awaiter(actor& self, actor_ref to, std::uint64_t correlation, duration timeout,
                   std::optional<request_failed> failed) noexcept;
-  bool await_ready() const noexcept { return failed_.has_value(); }
+  bool await_ready() noexcept;
   void await_suspend(std::coroutine_handle<> h);
   received<R> await_resume();
 
@@ -119,7 +119,7 @@ class [[nodiscard]] remote_spawn_awaiter {
  public:
   remote_spawn_awaiter(request_awaiter<R> req) : req_(std::move(req)) {}
   explicit remote_spawn_awaiter(actor_ref local) : local_(local) {}
-  bool await_ready() const noexcept { return local_ || req_->await_ready(); }
+  bool await_ready() noexcept { return local_ || req_->await_ready(); }
   void await_suspend(std::coroutine_handle<> h) { req_->await_suspend(h); }
   actor_ref await_resume();
 
@@ -149,7 +149,7 @@ class [[nodiscard]] lookup_awaiter {
  public:
   lookup_awaiter(std::optional<actor_ref> found, std::optional<request_awaiter<detail::sys::lookup_reply>> req)
       : found_(found), req_(std::move(req)) {}
-  bool await_ready() const noexcept { return !req_ || req_->await_ready(); }
+  bool await_ready() noexcept { return !req_ || req_->await_ready(); }
   void await_suspend(std::coroutine_handle<> h) { req_->await_suspend(h); }
   std::optional<actor_ref> await_resume();
 
@@ -161,7 +161,7 @@ class [[nodiscard]] lookup_awaiter {
 class [[nodiscard]] sleep_awaiter {
  public:
   sleep_awaiter(actor& self, duration d) noexcept : self_(self), d_(d) {}
-  bool await_ready() const noexcept { return false; }
+  bool await_ready() const noexcept;
   void await_suspend(std::coroutine_handle<> h);
   void await_resume();
 
@@ -330,6 +330,10 @@ class actor : public detail::pooled {
   actor* blocked_on_ = nullptr;
   void* blocked_on_link_ = nullptr;
   std::uint32_t park_token_ = 0;
+  // A reply that arrived before its request was awaited (e.g. the failure
+  // of a request to an unreachable node, known at once).
+  std::uint64_t awaiting_correlation_ = 0;
+  detail::envelope* early_reply_ = nullptr;
   actor_ref throttle_on_;  ///< the last receiver found over its bound
 
   std::vector<detail::watcher> watchers_;
@@ -338,8 +342,59 @@ class actor : public detail::pooled {
 
 namespace detail {
 
+/// The parameter types of an actor body after `actor&`, when they can be
+/// read off its type (a function, or a lambda whose call operator is not a
+/// template); arguments are stored as those types, so a body taking
+/// `const std::string&` keeps a std::string, not the `const char*` passed.
+template <class... P>
+struct param_list {};
+template <class F>
+struct body_params {
+  using type = void;
+};
+template <class R, class... P>
+struct body_params<R (*)(actor&, P...)> {
+  using type = param_list<P...>;
+};
+template <class R, class... P>
+struct body_params<R(actor&, P...)> {
+  using type = param_list<P...>;
+};
+template <class M>
+struct member_params {
+  using type = void;
+};
+template <class R, class C, class... P>
+struct member_params<R (C::*)(actor&, P...) const> {
+  using type = param_list<P...>;
+};
+template <class R, class C, class... P>
+struct member_params<R (C::*)(actor&, P...)> {
+  using type = param_list<P...>;
+};
+/// A parameter taken by non-const reference keeps what was passed (e.g. a
+/// std::reference_wrapper); any other is stored as the parameter's type.
+template <class P, class Given>
+using stored_t = std::conditional_t<std::is_lvalue_reference_v<P> && !std::is_const_v<std::remove_reference_t<P>>,
+                                    std::decay_t<Given>, std::decay_t<P>>;
+template <class F>
+  requires requires { &F::operator(); }
+struct body_params<F> : member_params<decltype(&F::operator())> {};
+
 /// An actor together with its body: the callable and its arguments live as
 /// long as the actor, so the coroutine may refer to them.
+template <class F, class... A>
+class actor_with_body;
+template <class F, class Stored, class... Given>
+struct body_for {
+  using type = actor_with_body<F, std::decay_t<Given>...>;
+};
+template <class F, class... P, class... Given>
+  requires(sizeof...(P) == sizeof...(Given))
+struct body_for<F, param_list<P...>, Given...> {
+  using type = actor_with_body<F, stored_t<P, Given>...>;
+};
+
 template <class F, class... A>
 class actor_with_body final : public actor {
  public:

@@ -13,11 +13,23 @@ namespace troupe {
 
 using root_function = std::function<task<int>(actor&)>;
 
+/// True in a process started by spawn_process. A program with its own main
+/// loop (a test runner, say) calls troupe::run at once when this is true:
+///
+///   int main(int argc, char** argv) {
+///     if (troupe::is_worker_process()) return troupe::run(argc, argv, nullptr);
+///     ...
+bool is_worker_process() noexcept;
+
 /// Runs `root` as the first actor of this process's node, then shuts the
 /// node down. Returns 0 when the root returns normally (or the int it
 /// returns), 1 when an exception escapes it (printed on stderr), 2 when the
 /// program deadlocks (every actor waits and nothing can wake one).
 int run_root(int argc, char** argv, root_function root, node_options opts = {});
+
+inline int run(int argc, char** argv, std::nullptr_t, node_options opts = {}) {
+  return run_root(argc, argv, root_function(), opts);
+}
 
 template <class F>
 int run(int argc, char** argv, F&& root, node_options opts = {}) {

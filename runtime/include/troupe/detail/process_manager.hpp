@@ -61,7 +61,7 @@ class process_manager {
  private:
   struct child;
   void on_exit(const std::shared_ptr<child>& c);
-  void wake(process_state& s) noexcept;
+  void wake(std::vector<std::pair<actor_ref, std::uint32_t>>& waiters) noexcept;
 
   node& node_;
   std::vector<std::string> argv_;

@@ -27,8 +27,10 @@ struct process_state {
   bool exited = false;  // reaped
   int exitcode = 0;     // negative: killed by that signal
   std::string reason;   // "exited with code 3", "killed by signal 9 (SIGKILL)"
-  /// Actors parked until this process is ready or has exited: (actor, park token).
-  std::vector<std::pair<actor_ref, std::uint32_t>> waiters;
+  /// Actors parked until this process is ready (or has exited), and
+  /// until it has exited: (actor, park token).
+  std::vector<std::pair<actor_ref, std::uint32_t>> start_waiters;
+  std::vector<std::pair<actor_ref, std::uint32_t>> exit_waiters;
 };
 
 }  // namespace troupe::detail

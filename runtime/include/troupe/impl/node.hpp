@@ -17,7 +17,8 @@ namespace troupe {
 
 template <class F, class... A>
 actor_ref node::spawn(const spawn_options& opts, F&& fn, A&&... args) {
-  using body = detail::actor_with_body<std::decay_t<F>, std::decay_t<A>...>;
+  using body = typename detail::body_for<std::decay_t<F>, typename detail::body_params<std::decay_t<F>>::type,
+                                         A...>::type;
   static_assert(std::is_invocable_r_v<task<void>, std::decay_t<F>&, actor&, std::decay_t<A>&...>,
                 "an actor body is callable as fn(actor& self, args...) and returns troupe::task<void>");
   return start(new body(*this, std::forward<F>(fn), std::forward<A>(args)...), opts);
@@ -66,6 +67,7 @@ template <sendable R, sendable T>
 request_awaiter<R> actor::request(actor_ref to, T&& msg, duration timeout) {
   std::uint64_t correlation = node_->next_correlation();
   std::optional<request_failed> failed;
+  awaiting_correlation_ = correlation;
   if (to.node == node_->id_ && !node_->lookup(to.id))
     failed = request_failed{request_errc::no_such_actor, "no actor " + to.to_string()};
   else
@@ -109,6 +111,7 @@ remote_spawn_awaiter<actor_ref> actor::spawn(node_ref where, task<void> (*fn)(ac
     req.args.assign(reinterpret_cast<const char*>(b.data()), reinterpret_cast<const char*>(b.data()) + b.size());
   }
   std::uint64_t correlation = node_->next_correlation();
+  awaiting_correlation_ = correlation;
   node_->post_system(ref_, where.id, req, correlation, frame_flags::request);
   return remote_spawn_awaiter<actor_ref>(
       request_awaiter<actor_ref>(*this, actor_ref{where.id, 0}, correlation, std::chrono::seconds(30), std::nullopt));
@@ -159,7 +162,7 @@ class process::join_awaiter {
   void await_suspend(std::coroutine_handle<> h) {
     troupe::node& n = self_.node();
     clock::time_point deadline = timeout_ == duration::max() ? clock::time_point::max() : n.now() + timeout_;
-    s_->waiters.emplace_back(self_.ref(), n.park(&self_, h, deadline));
+    s_->exit_waiters.emplace_back(self_.ref(), n.park(&self_, h, deadline));
   }
   bool await_resume() {
     if (s_ && !s_->exited && self_.shutdown_requested()) throw actor_shutdown();
@@ -177,17 +180,20 @@ inline process::join_awaiter process::join(actor& self, duration timeout) const 
   return join_awaiter(self, s_, timeout);
 }
 
+// A process with a main actor is started once it runs (as Python's
+// Process.start returns): its main may well end before its link is up.
+// A serving process is waited for until it has joined the cluster.
 inline bool spawn_process_awaiter::await_ready() const noexcept {
-  return s_->ready || s_->exited || self_.shutdown_;
+  return s_->has_main || s_->ready || s_->exited || self_.shutdown_;
 }
 
 inline void spawn_process_awaiter::await_suspend(std::coroutine_handle<> h) {
   node& n = *self_.node_;
-  s_->waiters.emplace_back(self_.ref_, n.park(&self_, h, n.now() + timeout_));
+  s_->start_waiters.emplace_back(self_.ref_, n.park(&self_, h, n.now() + timeout_));
 }
 
 inline process spawn_process_awaiter::await_resume() {
-  if (s_->ready && !s_->exited) return process(s_);
+  if (s_->has_main || (s_->ready && !s_->exited)) return process(s_);
   if (self_.shutdown_) {
     if (!s_->exited) ::kill(s_->pid, SIGKILL);
     throw actor_shutdown();
@@ -266,6 +272,16 @@ request_awaiter<R>::request_awaiter(actor& self, actor_ref to, std::uint64_t cor
 }
 
 template <class R>
+bool request_awaiter<R>::await_ready() noexcept {
+  if (failed_ || self_.shutdown_) return true;
+  if (self_.early_reply_ && self_.early_reply_->correlation == ws_.correlation) {
+    ws_.result = std::exchange(self_.early_reply_, nullptr);
+    return true;
+  }
+  return false;
+}
+
+template <class R>
 void request_awaiter<R>::await_suspend(std::coroutine_handle<> h) {
   node& n = *self_.node_;
   self_.ws_ = &ws_;
@@ -276,9 +292,11 @@ void request_awaiter<R>::await_suspend(std::coroutine_handle<> h) {
 template <class R>
 received<R> request_awaiter<R>::await_resume() {
   self_.ws_ = nullptr;
+  self_.awaiting_correlation_ = 0;
   if (failed_) throw request_error(failed_->code, "request to " + to_.to_string() + " failed: " + failed_->detail);
   if (!ws_.result) {
     if (self_.shutdown_) throw actor_shutdown();
+    if (to_.node != self_.node_->id_ && self_.node_->router_) self_.node_->router_->forget_request(ws_.correlation);
     throw request_error(request_errc::timeout, "request to " + to_.to_string() + " timed out");
   }
   message m(std::exchange(ws_.result, nullptr));
@@ -290,6 +308,8 @@ received<R> request_awaiter<R>::await_resume() {
                                                             std::string(message_traits<R>::name));
   return received<R>(std::move(m));
 }
+
+inline bool sleep_awaiter::await_ready() const noexcept { return self_.shutdown_; }
 
 inline void sleep_awaiter::await_suspend(std::coroutine_handle<> h) {
   node& n = *self_.node_;

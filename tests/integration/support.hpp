@@ -1,0 +1,104 @@
+// Shared by the multi-process tests. The test binary is also the worker
+// binary: a process started by spawn_process re-executes it, and main()
+// turns it into a worker node before GoogleTest sees it.
+#pragma once
+
+#include <troupe/troupe.hpp>
+
+#include <boost/serialization/string.hpp>
+#include <boost/serialization/vector.hpp>
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace itest {
+
+extern int argc;
+extern char** argv;
+
+/// Runs `root` as the root actor of a fresh troupe program in this process.
+template <class F>
+int run(F&& root) {
+  return troupe::run(itest::argc, itest::argv, std::forward<F>(root));
+}
+
+/// Names in /dev/shm that belong to troupe.
+inline std::vector<std::string> troupe_segments() {
+  std::vector<std::string> v;
+  if (DIR* d = opendir("/dev/shm")) {
+    while (dirent* e = readdir(d))
+      if (std::string(e->d_name).rfind("troupe-", 0) == 0) v.push_back(e->d_name);
+    closedir(d);
+  }
+  return v;
+}
+
+/// True once `pid` is gone (or a zombie nobody reaps).
+inline bool process_gone(pid_t pid) {
+  if (::kill(pid, 0) != 0) return true;
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (!f) return true;
+  int p;
+  char comm[256], state = 0;
+  bool zombie = std::fscanf(f, "%d %255s %c", &p, comm, &state) == 3 && state == 'Z';
+  std::fclose(f);
+  return zombie;
+}
+
+/// Polls `cond` for up to `limit` (a bound for hangs, not a timing assertion).
+template <class F>
+bool eventually(F cond, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return cond();
+}
+
+/// Every multi-process test checks that nothing of the project stays in
+/// /dev/shm and that no child outlives it.
+class process_test : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    EXPECT_TRUE(eventually([] { return troupe_segments().empty(); }, std::chrono::seconds(5)))
+        << "left in /dev/shm: " << (troupe_segments().empty() ? "" : troupe_segments().front());
+  }
+};
+
+struct seq {
+  std::uint32_t sender = 0;
+  std::uint64_t n = 0;
+};
+struct blob {
+  std::uint64_t checksum = 0;
+  std::vector<char> bytes;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar & checksum & bytes;
+  }
+};
+struct note {
+  std::string text;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar & text;
+  }
+};
+struct done {};
+
+inline std::uint64_t checksum(const std::vector<char>& v) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (char c : v) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace itest
+
+TROUPE_MESSAGE(itest::seq);
+TROUPE_MESSAGE(itest::blob);
+TROUPE_MESSAGE(itest::note);
+TROUPE_MESSAGE(itest::done);
