@@ -241,3 +241,19 @@ TEST(actor, run_reports_a_deadlock) {
   EXPECT_FALSE(n.run());  // nothing can ever send it `stop`
   EXPECT_EQ(n.actor_count(), 1u);
 }
+
+TEST(actor, arguments_are_stored_as_the_bodys_parameter_types) {
+  // The body takes const std::string&; a string literal is passed. The
+  // actor must keep a std::string, not a pointer or a dead temporary.
+  node n;
+  std::string result;
+  n.spawn(
+      [&](actor& self, const std::string& prefix, int times) -> task<void> {
+        co_await self.yield();
+        co_await self.sleep_for(std::chrono::milliseconds(1));
+        for (int i = 0; i < times; ++i) result += prefix;
+      },
+      "a literal that is longer than the short string buffer ", 2);
+  n.run();
+  EXPECT_EQ(result, "a literal that is longer than the short string buffer a literal that is longer than the short string buffer ");
+}

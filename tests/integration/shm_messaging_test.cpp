@@ -1,0 +1,148 @@
+// Messages between processes through shared memory: order, fan-in, large
+// messages, backpressure.
+#include "support.hpp"
+
+#include <fstream>
+#include <map>
+
+using namespace troupe;
+using namespace itest;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Sends `count` numbered messages from sender id `me` to `to`, then `done`.
+task<void> numbered_sender(actor& self, actor_ref to, std::uint32_t me, std::uint64_t count) {
+  for (std::uint64_t i = 0; i < count; ++i) {
+    self.send(to, seq{me, i});
+    co_await self.throttle();
+  }
+  self.send(to, done{});
+}
+TROUPE_ACTOR(numbered_sender);
+
+// Answers each blob with one carrying the same bytes.
+task<void> blob_echo(actor& self) {
+  for (;;) {
+    auto m = co_await self.receive<blob>();
+    blob back;
+    back.bytes = std::move(m->bytes);
+    back.checksum = checksum(back.bytes);
+    self.reply(m, std::move(back));
+  }
+}
+TROUPE_ACTOR(blob_echo);
+
+long peak_rss_kib() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+// Floods `to` with 4 KiB messages, throttled, then reports how much its
+// peak memory grew.
+task<void> flooder(actor& self, actor_ref to, std::uint64_t count) {
+  long before = peak_rss_kib();
+  blob b;
+  b.bytes.assign(4096, 'x');
+  for (std::uint64_t i = 0; i < count; ++i) {
+    b.checksum = i;
+    self.send(to, b);
+    co_await self.throttle();
+  }
+  self.send(to, note{std::to_string(peak_rss_kib() - before)});
+}
+TROUPE_ACTOR(flooder);
+
+}  // namespace
+
+TEST_F(process_test, messages_from_one_sender_arrive_in_order_across_processes) {
+  std::uint64_t received = 0, out_of_order = 0;
+  run([&](actor& self) -> task<void> {
+    process p = co_await self.spawn_process({});
+    co_await self.spawn(p, numbered_sender, self.ref(), std::uint32_t{1}, std::uint64_t{200000});
+    std::uint64_t expect = 0;
+    for (;;) {
+      message m = co_await self.receive<seq, done>();
+      if (m.is<done>()) break;
+      if (m.get<seq>().n != expect) ++out_of_order;
+      expect = m.get<seq>().n + 1;
+      ++received;
+    }
+  });
+  EXPECT_EQ(received, 200000u);
+  EXPECT_EQ(out_of_order, 0u);
+}
+
+TEST_F(process_test, many_senders_in_four_processes_lose_and_duplicate_nothing) {
+  constexpr std::uint64_t per_sender = 50000;
+  std::map<std::uint32_t, std::uint64_t> next;  // per sender: the next number expected
+  std::uint64_t bad = 0, total = 0;
+  run([&](actor& self) -> task<void> {
+    std::vector<process> procs;
+    for (int i = 0; i < 4; ++i) procs.push_back(co_await self.spawn_process({}));
+    std::uint32_t id = 0;
+    for (auto& p : procs)
+      for (int k = 0; k < 2; ++k) co_await self.spawn(p, numbered_sender, self.ref(), id++, per_sender);
+    int finished = 0;
+    while (finished < 8) {
+      message m = co_await self.receive<seq, done>();
+      if (m.is<done>()) {
+        ++finished;
+        continue;
+      }
+      const seq& s = m.get<seq>();
+      if (s.n != next[s.sender]) ++bad;
+      next[s.sender] = s.n + 1;
+      ++total;
+    }
+  });
+  EXPECT_EQ(bad, 0u);
+  EXPECT_EQ(total, 8 * per_sender);
+  ASSERT_EQ(next.size(), 8u);
+  for (auto& [sender, n] : next) EXPECT_EQ(n, per_sender) << "sender " << sender;
+}
+
+TEST_F(process_test, a_64_mib_message_crosses_the_ring_both_ways) {
+  std::uint64_t sent_sum = 0, got_sum = 0, reported = 0;
+  std::size_t got_size = 0;
+  run([&](actor& self) -> task<void> {
+    process p = co_await self.spawn_process({});
+    actor_ref e = co_await self.spawn(p, blob_echo);
+    blob b;
+    b.bytes.resize(64u << 20);
+    for (std::size_t i = 0; i < b.bytes.size(); ++i) b.bytes[i] = static_cast<char>((i * 2654435761u) >> 13);
+    sent_sum = checksum(b.bytes);
+    auto r = co_await self.request<blob>(e, std::move(b), 60s);
+    got_size = r->bytes.size();
+    got_sum = checksum(r->bytes);
+    reported = r->checksum;
+  });
+  EXPECT_EQ(got_size, 64u << 20);
+  EXPECT_EQ(got_sum, sent_sum);
+  EXPECT_EQ(reported, sent_sum);  // the other process saw the same bytes
+}
+
+TEST_F(process_test, a_slow_consumer_keeps_the_producers_memory_bounded) {
+  constexpr std::uint64_t count = 100000;  // 400 MiB through the ring
+  long growth_kib = -1;
+  std::uint64_t consumed = 0;
+  run([&](actor& self) -> task<void> {
+    process p = co_await self.spawn_process({});
+    co_await self.spawn(p, flooder, self.ref(), count);
+    for (;;) {
+      message m = co_await self.receive<blob, note>();
+      if (auto* n = m.get_if<note>()) {
+        growth_kib = std::stol(n->text);
+        break;
+      }
+      if (++consumed % 1000 == 0) co_await self.sleep_for(1ms);  // a slow consumer
+    }
+  });
+  EXPECT_EQ(consumed, count);
+  ASSERT_GE(growth_kib, 0);
+  // 400 MiB went through; the producer held at most a ring's worth or so.
+  EXPECT_LT(growth_kib, 32 * 1024) << "producer grew by " << growth_kib << " KiB";
+}
