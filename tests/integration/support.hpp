@@ -18,19 +18,30 @@ namespace itest {
 
 extern int argc;
 extern char** argv;
+/// Clusters the current test started (other tests may run in parallel).
+inline std::vector<std::uint64_t> clusters;
 
 /// Runs `root` as the root actor of a fresh troupe program in this process.
 template <class F>
 int run(F&& root) {
-  return troupe::run(itest::argc, itest::argv, std::forward<F>(root));
+  return troupe::run(itest::argc, itest::argv, [&root](troupe::actor& self) {
+    clusters.push_back(self.node().cluster_id());
+    return root(self);
+  });
 }
 
-/// Names in /dev/shm that belong to troupe.
-inline std::vector<std::string> troupe_segments() {
+/// Names in /dev/shm that belong to troupe (to the clusters of this test
+/// when `mine` is set).
+inline std::vector<std::string> troupe_segments(bool mine = false) {
   std::vector<std::string> v;
   if (DIR* d = opendir("/dev/shm")) {
-    while (dirent* e = readdir(d))
-      if (std::string(e->d_name).rfind("troupe-", 0) == 0) v.push_back(e->d_name);
+    while (dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n.rfind("troupe-", 0) != 0) continue;
+      bool ours = !mine;
+      for (auto c : clusters) ours |= n.rfind("troupe-" + troupe::node_id_string(c) + "-", 0) == 0;
+      if (ours) v.push_back(n);
+    }
     closedir(d);
   }
   return v;
@@ -63,9 +74,10 @@ bool eventually(F cond, std::chrono::milliseconds limit = std::chrono::seconds(2
 /// /dev/shm and that no child outlives it.
 class process_test : public ::testing::Test {
  protected:
+  void SetUp() override { clusters.clear(); }
   void TearDown() override {
-    EXPECT_TRUE(eventually([] { return troupe_segments().empty(); }, std::chrono::seconds(5)))
-        << "left in /dev/shm: " << (troupe_segments().empty() ? "" : troupe_segments().front());
+    EXPECT_TRUE(eventually([] { return troupe_segments(true).empty(); }, std::chrono::seconds(5)))
+        << "left in /dev/shm: " << (troupe_segments(true).empty() ? "" : troupe_segments(true).front());
   }
 };
 
