@@ -8,7 +8,12 @@
 #include <map>
 #include <unistd.h>
 
+#include <troupe/run.hpp>
+
 namespace troupe::bench {
+
+int argc = 0;
+char** argv = nullptr;
 
 std::vector<figure>& figures() {
   static std::vector<figure> f;
@@ -48,7 +53,16 @@ void usage(FILE* out) {
 
 }  // namespace
 
+// Ratios of a figure to the baseline measured in the same run.
+const std::pair<const char*, std::pair<const char*, const char*>> ratio_defs[] = {
+    {"shm_msgs_vs_raw_ring", {"shm_msgs_per_s", "raw_ring_msgs_per_s"}},
+    {"shm_rtt_vs_raw_ring", {"shm_rtt_ns", "raw_ring_rtt_ns"}},
+};
+
 int main(int argc, char** argv) {
+  if (troupe::is_worker_process()) return troupe::run(argc, argv, nullptr);
+  bench::argc = argc;
+  bench::argv = argv;
   int runs = 5;
   bool json = false;
   std::vector<std::string> wanted;
@@ -88,21 +102,31 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "troupe-bench: unknown figure %s (see --list)\n", w.c_str());
       return 2;
     }
+  // Rounds are the outer loop, so each figure and its baseline are measured
+  // close together in time, again and again (see ../shared/MEASURING.md).
+  std::vector<figure*> chosen;
+  for (auto& f : figures())
+    if (wanted.empty() || std::find(wanted.begin(), wanted.end(), f.name) != wanted.end()) chosen.push_back(&f);
   std::vector<std::pair<std::string, std::vector<double>>> results;
-  for (auto& f : figures()) {
-    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), f.name) == wanted.end()) continue;
-    std::vector<double> v;
-    for (int r = 0; r < runs; ++r) v.push_back(f.measure());
+  for (auto* f : chosen) results.emplace_back(f->name, std::vector<double>{});
+  for (int r = 0; r < runs; ++r)
+    for (std::size_t i = 0; i < chosen.size(); ++i) results[i].second.push_back(chosen[i]->measure());
+  for (std::size_t i = 0; i < chosen.size(); ++i) {
+    auto& v = results[i].second;
     std::sort(v.begin(), v.end());
-    std::fprintf(stderr, "troupe-bench: %s median %.4g (min %.4g, max %.4g) %s\n", f.name.c_str(), v[v.size() / 2],
-                 v.front(), v.back(), f.unit.c_str());
-    results.emplace_back(f.name, std::move(v));
+    std::fprintf(stderr, "troupe-bench: %s median %.4g (min %.4g, max %.4g) %s\n", chosen[i]->name.c_str(),
+                 v[v.size() / 2], v.front(), v.back(), chosen[i]->unit.c_str());
   }
   std::printf("{");
   for (std::size_t i = 0; i < results.size(); ++i) {
     auto& v = results[i].second;
     std::printf("%s\"%s\": %.6g", i ? ", " : "", results[i].first.c_str(), v[v.size() / 2]);
   }
+  std::map<std::string, double> median;
+  for (auto& [name, v] : results) median[name] = v[v.size() / 2];
+  for (auto& [ratio, parts] : ratio_defs)
+    if (median.count(parts.first) && median.count(parts.second) && median[parts.second] != 0)
+      std::printf(", \"%s\": %.4g", ratio, median[parts.first] / median[parts.second]);
   std::printf("%s\"runs\": %d, \"spread\": {", results.empty() ? "" : ", ", runs);
   for (std::size_t i = 0; i < results.size(); ++i) {
     auto& v = results[i].second;

@@ -33,6 +33,11 @@ double run_child(const std::string& name);
 
 int main(int argc, char** argv);
 
+/// The command line, for figures that start troupe programs (whose child
+/// processes re-execute troupe-bench as workers).
+extern int argc;
+extern char** argv;
+
 /// Resident set size of this process, in bytes.
 long rss_bytes();
 

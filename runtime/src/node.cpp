@@ -500,10 +500,16 @@ void node::post_drain() {
 void node::drain() {
   drain_posted_ = false;
   for (int budget = drain_budget; budget > 0 && ready_head_; --budget) run_one_ready();
+  if (router_) router_->flush_transports();
   if (ready_head_ && !drain_posted_)
     post_drain();
   else if (!ready_head_)
     check_deadlock();
+}
+
+void node::run_ready() {
+  for (int budget = drain_budget; budget > 0 && ready_head_; --budget) run_one_ready();
+  if (router_) router_->flush_transports();
 }
 
 // Every actor waits for a message and nothing could ever send one: no
@@ -519,6 +525,7 @@ void node::check_deadlock() {
 bool node::run_one_ready() {
   actor* a = ready_head_;
   if (!a) return false;
+  if (router_) router_->flush_transports();
   unlink_ready(a);
   if (a->wait_ == detail::wait_kind::external) --parked_;
   a->wait_ = detail::wait_kind::none;

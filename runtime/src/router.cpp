@@ -30,6 +30,7 @@ void router::stop() {
   if (stopping_) return;
   stopping_ = true;
   for (auto& t : transports_) t->stop();
+  last_peer_ = nullptr;
   peers_.clear();
   transports_.clear();
 }
@@ -40,12 +41,26 @@ std::uint64_t router::cluster_id() const { return node_.cluster_id(); }
 const frame_limits& router::limits() const { return node_.opts_.limits; }
 
 router::peer& router::peer_for(node_id id) {
+  if (last_peer_ && last_peer_->id == id) return *last_peer_;
   auto& p = peers_[id];
   if (!p) {
     p = std::make_unique<peer>();
     p->id = id;
   }
+  last_peer_ = p.get();
   return *p;
+}
+
+void router::run_ready() { node_.run_ready(); }
+
+void router::request_flush(transport& t) {
+  if (std::find(to_flush_.begin(), to_flush_.end(), &t) == to_flush_.end()) to_flush_.push_back(&t);
+}
+
+void router::flush_now() {
+  auto list = std::move(to_flush_);
+  to_flush_.clear();
+  for (transport* t : list) t->flush();
 }
 
 bool router::may_receive() const noexcept {
@@ -216,6 +231,7 @@ void router::link_writable(link& l) {
 void router::fail_peer(node_id id, const std::string& reason) {
   auto it = peers_.find(id);
   std::unique_ptr<peer> gone;
+  last_peer_ = nullptr;
   if (it != peers_.end()) {
     gone = std::move(it->second);
     peers_.erase(it);
@@ -300,11 +316,12 @@ void router::actor_ended(actor_ref, exit_reason, const std::string&) {
 // --- inbound ---------------------------------------------------------------------------------
 
 const message_type* router::type_of(type_id id) {
+  if (last_type_ && last_type_->id == id) return last_type_;
   auto it = types_.find(id);
-  if (it != types_.end()) return it->second;
+  if (it != types_.end()) return last_type_ = it->second;
   const message_type* t = find_message_type(id);
   if (t) types_.emplace(id, t);
-  return t;
+  return last_type_ = t;
 }
 
 void router::deliver(link& from, const frame_header& h, std::span<const std::byte> payload) {

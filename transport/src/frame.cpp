@@ -1,20 +1,33 @@
 #include <troupe/transport/frame.hpp>
 
+#include <bit>
 #include <cstring>
 
 namespace troupe {
 namespace {
 
+// Little-endian on the wire; on little-endian machines a plain copy.
 template <class T>
 void put(std::byte* p, T v) noexcept {
-  for (std::size_t i = 0; i < sizeof(T); ++i) p[i] = static_cast<std::byte>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xff);
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(p, &v, sizeof(T));
+  } else {
+    for (std::size_t i = 0; i < sizeof(T); ++i)
+      p[i] = static_cast<std::byte>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xff);
+  }
 }
 
 template <class T>
 T get(const std::byte* p) noexcept {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < sizeof(T); ++i) v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
-  return static_cast<T>(v);
+  if constexpr (std::endian::native == std::endian::little) {
+    T v;
+    std::memcpy(&v, p, sizeof(T));
+    return v;
+  } else {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < sizeof(T); ++i) v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
+    return static_cast<T>(v);
+  }
 }
 
 // Layout (offsets in bytes):
@@ -39,7 +52,8 @@ const char* to_string(frame_errc e) noexcept {
 
 void encode_header(const frame_header& h, std::span<std::byte, frame_header::size> out) noexcept {
   std::byte* p = out.data();
-  std::memset(p, 0, frame_header::size);
+  put<std::uint16_t>(p + 6, 0);
+  put<std::uint32_t>(p + 12, 0);
   put<std::uint32_t>(p + 0, frame_header::magic_value);
   put<std::uint8_t>(p + 4, h.version);
   put<std::uint8_t>(p + 5, h.flags);

@@ -163,6 +163,7 @@ class node {
   void wake(actor* a) noexcept;
   void post_drain();
   void drain();
+  void run_ready();
   void check_deadlock();
   bool run_one_ready();
   void suspend(actor* a, std::coroutine_handle<> h, detail::wait_kind kind) noexcept {

@@ -36,6 +36,8 @@ using clk = std::chrono::steady_clock;
 constexpr std::uint32_t hs_magic = 0x4d485354;  // "TSHM"
 constexpr std::uint16_t hs_version = 1;
 constexpr int read_budget = 512;  // frames per link per poll, so actors get their turn
+constexpr std::size_t publish_batch = 16 * 1024;  // unpublished bytes that make a writer publish at once
+constexpr auto poll_slice = std::chrono::microseconds(200);  // longest stay in the tight poll loop
 
 enum hs_type : std::uint16_t { hs_hello = 1, hs_mapped = 2, hs_reject = 3 };
 
@@ -141,6 +143,11 @@ class shm_link final : public link, public std::enable_shared_from_this<shm_link
   bool up() const noexcept { return state_ == state::up; }
   bool has_outbox() const noexcept { return !outbox_.empty(); }
   bool prepare_sleep() noexcept { return up() && reader_.prepare_sleep(); }
+  /// Makes written frames visible to the peer (and wakes it if it sleeps).
+  void publish() noexcept {
+    unpublished_ = 0;
+    if (state_ == state::up && writer_.publish()) wake(peer_efd_);
+  }
   void cancel_sleep() noexcept {
     if (up()) reader_.cancel_sleep();
   }
@@ -182,6 +189,9 @@ class shm_link final : public link, public std::enable_shared_from_this<shm_link
   int peer_efd_ = -1;
 
   std::deque<pending_frame> outbox_;
+  std::size_t unpublished_ = 0;
+  bool dirty_ = false;  // in the transport's list of links to publish
+  friend class shm_transport;
   detail::byte_buffer partial_;
   bool in_frame_ = false;
   std::size_t frame_expected_ = 0;
@@ -217,13 +227,31 @@ class shm_transport final : public transport {
     host_->link_up(l);
     start_polling();
   }
+  // A closed link may still be on the call stack (it failed while reading):
+  // it is destroyed at the next poll, not now.
   void forget(shm_link* l) {
-    std::erase_if(links_, [l](auto& x) { return x.get() == l; });
+    for (auto& x : links_)
+      if (x.get() == l) graveyard_.push_back(std::move(x));
+    std::erase_if(links_, [](auto& x) { return !x; });
   }
   void start_polling() {
     if (poll_posted_ || stopped_) return;
     poll_posted_ = true;
     asio::post(*io_, [this] { poll(); });
+  }
+  void schedule_publish(shm_link* l) {
+    if (l->dirty_) return;
+    l->dirty_ = true;
+    dirty_.push_back(l->shared_from_this());
+    host_->request_flush(*this);
+  }
+  void flush() override { publish_all(); }
+  void publish_all() {
+    for (auto& l : dirty_) {
+      l->dirty_ = false;
+      l->publish();
+    }
+    dirty_.clear();
   }
   bool stopped() const { return stopped_; }
 
@@ -239,7 +267,8 @@ class shm_transport final : public transport {
   std::unique_ptr<asio::posix::stream_descriptor> efd_watch_;
   std::unique_ptr<asio::posix::stream_descriptor> listener_;
   std::vector<std::shared_ptr<shm_link>> links_;
-  std::vector<std::shared_ptr<shm_link>> scratch_;
+  std::vector<std::shared_ptr<shm_link>> graveyard_;
+  std::vector<std::shared_ptr<shm_link>> dirty_;
   bool poll_posted_ = false;
   bool waiting_ = false;
   bool stopped_ = false;
@@ -437,7 +466,14 @@ link::send_result shm_link::send(std::span<const std::byte, frame_header::size> 
   std::size_t total = header.size() + payload.size();
   if (outbox_.empty() && total <= writer_.max_record()) {
     if (writer_.try_write(shm_detail::whole, header, payload)) {
-      if (writer_.publish()) wake(peer_efd_);
+      // Publishing costs a full fence and moves a cache line to the reader:
+      // do it once per batch, at the latest when this turn of the event
+      // loop ends.
+      unpublished_ += total;
+      if (unpublished_ >= publish_batch)
+        publish();
+      else
+        t_.schedule_publish(this);
       return send_result::ok;
     }
   }
@@ -474,7 +510,7 @@ bool shm_link::flush_outbox() {
       moved = true;
       if (f.offset == all.size()) outbox_.pop_front();
     }
-    if (moved && writer_.publish()) wake(peer_efd_);
+    if (moved || unpublished_) publish();
     // Out of room: tell the consumer to wake us when it frees some, then
     // look once more in case it already did.
     if (!outbox_.empty() && !writer_.wait_for_room(writer_.max_record() + 64)) break;
@@ -496,7 +532,6 @@ int shm_link::read_some() {
   if (state_ != state::up) return 0;
   int count = 0;
   ring_reader::record r;
-  auto keep = shared_from_this();
   while (count < read_budget && state_ == state::up) {
     auto st = reader_.next(r);
     if (st == ring_reader::status::empty) break;
@@ -618,22 +653,36 @@ bool shm_transport::connect(node_id peer) {
   return true;
 }
 
+// While traffic is hot the transport stays in a tight loop: read the rings,
+// run the actors that became ready, publish what they wrote, again. That
+// answers a message without a trip through the event loop. It leaves the
+// loop after a slice, so timers and sockets get their turn, and sleeps on
+// the eventfd once nothing has come for `spin`.
 void shm_transport::poll() {
   poll_posted_ = false;
   if (stopped_) return;
-  int n = 0;
-  scratch_ = links_;  // links may close while being polled
-  for (auto& l : scratch_) {
-    if (l->has_outbox()) n += l->flush_outbox() ? 1 : 0;
-    n += l->read_some();
+  auto start = clk::now();
+  auto now = start;
+  for (unsigned iteration = 0;; ++iteration) {
+    int n = 0;
+    graveyard_.clear();
+    // Links may close (and leave links_) while being polled; index, and
+    // re-check the size, rather than iterate.
+    for (std::size_t i = 0; i < links_.size(); ++i) {
+      shm_link* l = links_[i].get();
+      if (l->has_outbox()) n += l->flush_outbox() ? 1 : 0;
+      n += l->read_some();
+    }
+    if (n) {
+      host_->run_ready();
+      publish_all();
+    }
+    if (stopped_) return;
+    if (n || iteration % 16 == 0) now = clk::now();
+    if (n) last_activity_ = now;
+    if (now - last_activity_ >= opts_.spin) return sleep();
+    if (now - start >= poll_slice) return start_polling();
   }
-  auto now = clk::now();
-  if (n) last_activity_ = now;
-  scratch_.clear();
-  if (now - last_activity_ < opts_.spin)
-    start_polling();
-  else
-    sleep();
 }
 
 void shm_transport::sleep() {

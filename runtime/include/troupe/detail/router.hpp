@@ -81,6 +81,12 @@ class router final : public transport_host {
   node_id local_node() const override;
   std::uint64_t cluster_id() const override;
   const frame_limits& limits() const override;
+  void run_ready() override;
+  void request_flush(transport& t) override;
+  /// Flushes the transports that asked for it; cheap when none did.
+  void flush_transports() {
+    if (!to_flush_.empty()) flush_now();
+  }
   void link_up(std::shared_ptr<link> l) override;
   void deliver(link& from, const frame_header& h, std::span<const std::byte> payload) override;
   void link_writable(link& l) override;
@@ -111,11 +117,15 @@ class router final : public transport_host {
   const message_type* type_of(type_id id);
 
   node& node_;
+  peer* last_peer_ = nullptr;  // the peer of the previous send: usually the next one's too
   std::vector<std::unique_ptr<transport>> transports_;
   std::unordered_map<node_id, std::unique_ptr<peer>> peers_;
   std::unordered_map<std::uint64_t, std::pair<actor_ref, node_id>> inflight_;  // correlation -> requester, peer
   std::unordered_map<type_id, const message_type*> types_;  // lock-free cache of the registry
+  const message_type* last_type_ = nullptr;
   std::unordered_map<type_id, system_handler> system_handlers_;
+  void flush_now();
+  std::vector<transport*> to_flush_;
   down_explainer explainer_;
   byte_buffer scratch_;
   bool stopping_ = false;

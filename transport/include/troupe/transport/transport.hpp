@@ -21,6 +21,7 @@ class io_context;
 namespace troupe {
 
 class link;
+class transport;
 
 /// What a transport may ask of the node that hosts it. All calls happen on
 /// the node's event loop thread.
@@ -39,6 +40,15 @@ class transport_host {
   virtual void deliver(link& from, const frame_header& h, std::span<const std::byte> payload) = 0;
   /// A link that reported congestion can take frames again.
   virtual void link_writable(link& l) = 0;
+  /// Runs the actors that deliver() made ready, now. A transport that
+  /// polls in a tight loop calls it so that a message can be answered
+  /// without a trip through the event loop.
+  virtual void run_ready() = 0;
+  /// The transport holds written frames it has not made visible yet
+  /// (batching saves a fence per frame); the host calls its flush() before
+  /// the next actor runs, so a message is never held back while its sender
+  /// waits or another actor works.
+  virtual void request_flush(transport& t) = 0;
   /// The link is gone (peer died, connection cut, protocol error); `reason`
   /// says why in words. No frames are delivered from it afterwards.
   virtual void link_down(link& l, const std::string& reason) = 0;
@@ -89,6 +99,9 @@ class transport {
   /// True when peers may connect to this node on their own (a listening
   /// TCP transport): the node then never counts as deadlocked.
   virtual bool expects_peers() const noexcept { return false; }
+  /// Makes every frame written so far visible to its peer (see
+  /// transport_host::request_flush).
+  virtual void flush() {}
 };
 
 }  // namespace troupe

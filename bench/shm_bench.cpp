@@ -1,0 +1,159 @@
+// Shared-memory figures: troupe actors in two processes.
+#include "bench.hpp"
+
+#include <troupe/troupe.hpp>
+
+#include <algorithm>
+#include <boost/serialization/string.hpp>
+#include <boost/serialization/vector.hpp>
+#include <chrono>
+#include <vector>
+
+namespace {
+
+using clk = std::chrono::steady_clock;
+
+struct shm_msg64 {
+  std::uint64_t seq = 0;
+  char pad[56] = {};
+};
+struct shm_record {
+  std::uint64_t id = 0;
+  std::string text;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar & id & text;
+  }
+};
+struct shm_chunk {
+  std::vector<char> bytes;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar & bytes;
+  }
+};
+struct shm_ping {
+  std::uint64_t n = 0;
+};
+
+}  // namespace
+
+TROUPE_MESSAGE(shm_msg64);
+TROUPE_MESSAGE(shm_record);
+TROUPE_MESSAGE(shm_chunk);
+TROUPE_MESSAGE(shm_ping);
+
+namespace {
+
+using namespace troupe;
+
+task<void> send_msg64(actor& self, actor_ref to, std::uint64_t n) {
+  shm_msg64 m;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    m.seq = i;
+    self.send(to, m);
+    co_await self.throttle();
+  }
+}
+TROUPE_ACTOR(send_msg64);
+
+task<void> send_records(actor& self, actor_ref to, std::uint64_t n) {
+  shm_record r{0, std::string(56, 'r')};
+  for (std::uint64_t i = 0; i < n; ++i) {
+    r.id = i;
+    self.send(to, r);
+    co_await self.throttle();
+  }
+}
+TROUPE_ACTOR(send_records);
+
+task<void> send_chunks(actor& self, actor_ref to, std::uint64_t n) {
+  shm_chunk c;
+  c.bytes.assign(1u << 20, 'c');
+  for (std::uint64_t i = 0; i < n; ++i) {
+    self.send(to, c);
+    co_await self.throttle();
+  }
+}
+TROUPE_ACTOR(send_chunks);
+
+task<void> shm_echo(actor& self) {
+  for (;;) {
+    auto m = co_await self.receive<shm_ping>();
+    self.send(m.sender(), *m);
+  }
+}
+TROUPE_ACTOR(shm_echo);
+
+// Runs `root` as a troupe program in this process (a fresh cluster).
+template <class F>
+void program(F&& root) {
+  troupe::run(bench::argc, bench::argv, std::forward<F>(root));
+}
+
+// Messages/s counted at the receiver (this process) from the first to the last.
+template <class M, class Sender>
+double rate(Sender sender, std::uint64_t n) {
+  double per_s = 0;
+  program([&](actor& self) -> task<void> {
+    process p = co_await self.spawn_process({});
+    co_await self.spawn(p, sender, self.ref(), n);
+    co_await self.receive<M>();
+    auto t0 = clk::now();
+    for (std::uint64_t i = 1; i < n; ++i) co_await self.receive<M>();
+    per_s = (n - 1) / std::chrono::duration<double>(clk::now() - t0).count();
+  });
+  return per_s;
+}
+
+double shm_msgs_per_s() { return rate<shm_msg64>(send_msg64, 10'000'000); }
+double shm_serialized_msgs_per_s() { return rate<shm_record>(send_records, 3'000'000); }
+double shm_gbytes_per_s() { return rate<shm_chunk>(send_chunks, 3000) * (1u << 20) / 1e9; }
+
+std::vector<std::int64_t> last_rtts;
+
+double shm_rtt_ns() {
+  constexpr int rounds = 200'000;
+  last_rtts.clear();
+  program([&](actor& self) -> task<void> {
+    process p = co_await self.spawn_process({});
+    actor_ref e = co_await self.spawn(p, shm_echo);
+    for (int i = 0; i < rounds + 1000; ++i) {
+      auto t0 = clk::now();
+      self.send(e, shm_ping{static_cast<std::uint64_t>(i)});
+      co_await self.receive<shm_ping>();
+      if (i >= 1000) last_rtts.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(clk::now() - t0).count());
+    }
+  });
+  std::sort(last_rtts.begin(), last_rtts.end());
+  return static_cast<double>(last_rtts[last_rtts.size() / 2]);
+}
+
+double shm_rtt_p99_ns() {
+  shm_rtt_ns();
+  return static_cast<double>(last_rtts[last_rtts.size() * 99 / 100]);
+}
+
+double process_spawn_ms() {
+  double ms = 0;
+  program([&](actor& self) -> task<void> {
+    auto t0 = clk::now();
+    process p = co_await self.spawn_process({});
+    actor_ref e = co_await self.spawn(p, shm_echo);
+    self.send(e, shm_ping{1});
+    co_await self.receive<shm_ping>();
+    ms = std::chrono::duration<double, std::milli>(clk::now() - t0).count();
+  });
+  return ms;
+}
+
+bench::registrar r1("shm_msgs_per_s", "64-byte messages/s, one process to another", shm_msgs_per_s);
+bench::registrar r2("shm_serialized_msgs_per_s", "{u64, 56-byte string} messages/s, one process to another",
+                    shm_serialized_msgs_per_s);
+bench::registrar r3("shm_rtt_ns", "median ns per ping-pong round trip between two processes", shm_rtt_ns);
+bench::registrar r4("shm_rtt_p99_ns", "99th percentile of the same", shm_rtt_p99_ns);
+bench::registrar r5("shm_gbytes_per_s", "GB/s of 1 MiB messages, one process to another", shm_gbytes_per_s);
+bench::registrar r6("process_spawn_ms", "ms from spawn_process to the first message answered there",
+                    process_spawn_ms);
+
+}  // namespace
