@@ -239,11 +239,20 @@ class shm_transport final : public transport {
     poll_posted_ = true;
     asio::post(*io_, [this] { poll(); });
   }
+  // Written frames become visible before the next actor runs (the host
+  // flushes us), or at the end of this turn of the event loop when none
+  // runs (frames written by link set-up, say).
   void schedule_publish(shm_link* l) {
     if (l->dirty_) return;
     l->dirty_ = true;
     dirty_.push_back(l->shared_from_this());
     host_->request_flush(*this);
+    if (publish_posted_) return;
+    publish_posted_ = true;
+    asio::post(*io_, [this] {
+      publish_posted_ = false;
+      publish_all();
+    });
   }
   void flush() override { publish_all(); }
   void publish_all() {
@@ -269,6 +278,7 @@ class shm_transport final : public transport {
   std::vector<std::shared_ptr<shm_link>> links_;
   std::vector<std::shared_ptr<shm_link>> graveyard_;
   std::vector<std::shared_ptr<shm_link>> dirty_;
+  bool publish_posted_ = false;
   bool poll_posted_ = false;
   bool waiting_ = false;
   bool stopped_ = false;
