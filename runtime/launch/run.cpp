@@ -57,8 +57,10 @@ void finish_process(node& n) {
 
 int run_worker(std::vector<std::string> args, const detail::worker_environment& w, node_options opts,
                int& signal_received) {
-  if (w.daemon) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != w.parent_pid) return 1;  // the parent died before we got here
+  if (w.daemon) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != w.parent_pid) return 1;  // the parent died before the line above
+  }
   opts.id = w.node;
   opts.cluster = w.cluster;
   opts.root = w.root_node;

@@ -228,6 +228,7 @@ void process_manager::on_exit(const std::shared_ptr<child>& c) {
   node_.names_of_node_gone(id);
   wake(s.start_waiters);
   wake(s.exit_waiters);
+  node_.idle_check();
 }
 
 bool process_manager::explain_down(node_id peer, const std::string& reason) {

@@ -251,10 +251,12 @@ void router::fail_peer(node_id id, const std::string& reason) {
       ++i;
     }
   }
+  node_.names_of_node_gone(id);
   // Watchers on the lost node will never hear from us again.
   for (std::size_t i = 1; i < node_.slots_.size(); ++i)
     if (actor* a = node_.slots_[i].a)
       std::erase_if(a->watchers_, [id](const watcher& w) { return w.who.node == id && w.correlation == 0; });
+  node_.idle_check();
 }
 
 void router::wake_blocked(peer& p) noexcept {

@@ -265,7 +265,8 @@ class actor : public detail::pooled {
 
   /// Registers this actor's name on its node; false if taken.
   bool register_name(std::string name);
-  /// Looks a name up on this node.
+  /// Looks a name up on this node (on the root node: names of every node
+  /// it has heard of); lookup() asks the cluster.
   std::optional<actor_ref> whereis(std::string_view name) const;
 
   /// Ends another actor at once (its monitors see exit_reason::killed).

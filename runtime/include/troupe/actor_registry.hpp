@@ -39,6 +39,21 @@ void save_args(byte_buffer& out, const A&... args) {
   ((ar << args), ...);
 }
 
+/// Decodes arguments written by save_args into `args`; throws
+/// deserialize_error when they do not fit.
+template <class... A>
+void load_args(std::span<const std::byte> bytes, std::tuple<A...>& args) {
+  iarchive ar(bytes);
+  try {
+    std::apply([&](auto&... a) { ((ar >> a), ...); }, args);
+  } catch (const deserialize_error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw deserialize_error(std::string("arguments do not fit the parameters: ") + e.what());
+  }
+  if (ar.remaining()) throw deserialize_error("arguments do not fit the parameters: bytes left over");
+}
+
 template <class... P>
 actor_ref start_registered(node& n, const spawn_options& opts, const void* fn, std::span<const std::byte> bytes);
 

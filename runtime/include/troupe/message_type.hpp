@@ -7,6 +7,8 @@
 #include <troupe/detail/envelope.hpp>
 #include <troupe/serialization.hpp>
 
+#include <boost/serialization/string.hpp>
+
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -140,3 +142,52 @@ const message_type& message_type_of() noexcept {
     static inline const ::troupe::message_type& registered =                                \
         ::troupe::detail::make_message_type<T>(NAME);                                       \
   }
+
+namespace troupe {
+
+/// Traits for message types that are class templates (pipe_item<T>, ...):
+/// the name is the type's `message_prefix` followed by the names of its
+/// arguments, "troupe::pipe_item<int>", and the type registers itself at
+/// start-up in every program whose code sends or receives it.
+///
+///   template <class T> struct troupe::message_traits<my_box<T>>
+///       : troupe::template_message_traits<my_box<T>, T> {};
+template <class Self, class... Args>
+struct template_message_traits {
+  static std::string_view full_name() {
+    static const std::string s = [] {
+      std::string n(Self::message_prefix);
+      n += '<';
+      bool first = true;
+      ((n += first ? "" : ",", first = false, n += message_type_of<Args>().name), ...);
+      n += '>';
+      return n;
+    }();
+    return s;
+  }
+  static inline const std::string_view name = full_name();
+  static const message_type& type() noexcept {
+    (void)&registered;  // instantiates the registration below wherever the type is used
+    return detail::make_message_type<Self>(full_name());
+  }
+  static inline const message_type& registered = detail::make_message_type<Self>(full_name());
+};
+
+}  // namespace troupe
+
+// Plain values are messages too, so templates such as pipe<int> work.
+TROUPE_MESSAGE_NAMED(bool, "bool");
+TROUPE_MESSAGE_NAMED(char, "char");
+TROUPE_MESSAGE_NAMED(signed char, "signed char");
+TROUPE_MESSAGE_NAMED(unsigned char, "unsigned char");
+TROUPE_MESSAGE_NAMED(short, "short");
+TROUPE_MESSAGE_NAMED(unsigned short, "unsigned short");
+TROUPE_MESSAGE_NAMED(int, "int");
+TROUPE_MESSAGE_NAMED(unsigned, "unsigned");
+TROUPE_MESSAGE_NAMED(long, "long");
+TROUPE_MESSAGE_NAMED(unsigned long, "unsigned long");
+TROUPE_MESSAGE_NAMED(long long, "long long");
+TROUPE_MESSAGE_NAMED(unsigned long long, "unsigned long long");
+TROUPE_MESSAGE_NAMED(float, "float");
+TROUPE_MESSAGE_NAMED(double, "double");
+TROUPE_MESSAGE_NAMED(std::string, "std::string");

@@ -165,6 +165,11 @@ class node {
   void drain();
   void run_ready();
   void check_deadlock();
+  /// Re-checks for a deadlock after something that could have been the
+  /// last hope of a waiting actor went away (a peer, a child).
+  void idle_check() {
+    if (!ready_head_) check_deadlock();
+  }
   bool run_one_ready();
   void suspend(actor* a, std::coroutine_handle<> h, detail::wait_kind kind) noexcept {
     a->resume_ = h;

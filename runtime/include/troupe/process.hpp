@@ -1,5 +1,5 @@
 // Processes: actor::spawn_process starts a new OS process running this same
-// program (fork + exec of the running binary, like Python's "spawn" start
+// program (posix_spawn of the running binary, like Python's "spawn" start
 // method), which becomes a worker node of the cluster. `process` is the
 // handle, shaped like multiprocessing.Process.
 #pragma once

@@ -142,15 +142,7 @@ template <class... P>
 actor_ref detail::start_registered(node& n, const spawn_options& opts, const void* fn, std::span<const std::byte> bytes) {
   using F = task<void> (*)(actor&, P...);
   std::tuple<std::decay_t<P>...> args;
-  iarchive ar(bytes);
-  try {
-    std::apply([&](auto&... a) { ((ar >> a), ...); }, args);
-  } catch (const deserialize_error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw deserialize_error(std::string("arguments do not fit the actor's parameters: ") + e.what());
-  }
-  if (ar.remaining()) throw deserialize_error("arguments do not fit the actor's parameters: bytes left over");
+  load_args(bytes, args);
   return std::apply([&](auto&... a) { return n.spawn(opts, reinterpret_cast<F>(fn), std::move(a)...); }, args);
 }
 

@@ -1,0 +1,345 @@
+// troupe::pool — Python's multiprocessing.Pool as actors: worker processes
+// that run registered functions (TROUPE_TASK), fed by a coordinator actor.
+//
+//   auto p = co_await troupe::pool::start(self, {.processes = 4});
+//   int y = co_await p.apply(self, square, 7);
+//   auto f = p.apply_async(self, square, 8);        // a future
+//   std::vector<int> ys = co_await p.map(self, square, xs);
+//   auto s = p.imap_unordered(self, square, xs);    // results as they come
+//   while (auto y = co_await s.next(self)) ...
+//   p.close(self); co_await p.join(self);
+//
+// An exception in a task comes back to the caller as pool_task_error with
+// its message. A worker process that dies (SIGKILL in the middle of a task)
+// is replaced and its unfinished tasks run again elsewhere, up to
+// `retries` times, then fail with a clear error: nothing hangs.
+#pragma once
+
+#include <troupe/actors/task_registry.hpp>
+#include <troupe/troupe.hpp>
+
+#include <boost/serialization/vector.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace troupe {
+
+/// A task raised an exception (its message is the text), or could not run.
+class pool_task_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct pool_options {
+  /// Worker processes on this machine; 0: one per core.
+  std::size_t processes = 0;
+  /// A worker process ends after this many tasks and is replaced (0: never).
+  std::size_t maxtasksperchild = 0;
+  /// How often a task whose worker died runs again before it fails.
+  int retries = 2;
+  /// Tasks sent to a worker in one message.
+  std::size_t batch = 256;
+  /// Nodes (processes of this cluster, here or remote) that also host one
+  /// worker actor each.
+  std::vector<node_ref> nodes;
+};
+
+namespace detail::pool_protocol {
+
+enum kind : std::uint8_t { apply = 0, map = 1 };
+
+struct job {
+  std::uint64_t id = 0;
+  std::uint64_t fn = 0;
+  std::uint8_t kind = apply;
+  std::vector<char> input;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar & id & fn & kind & input;
+  }
+};
+struct jobs {
+  std::vector<job> list;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar & list;
+  }
+};
+struct outcome {
+  std::uint64_t id = 0;
+  bool ok = true;
+  std::vector<char> output;  // the result, or the error text
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar & id & ok & output;
+  }
+};
+struct outcomes {
+  std::vector<outcome> list;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar & list;
+  }
+};
+struct hello {};
+struct submit {
+  job work;
+  actor_ref reply_to;
+};
+struct result {
+  std::uint64_t id = 0;
+  bool ok = true;
+  std::vector<char> output;
+};
+struct close {};
+struct join {};
+struct joined {};
+struct terminate {};
+
+}  // namespace detail::pool_protocol
+}  // namespace troupe
+
+TROUPE_MESSAGE_NAMED(troupe::detail::pool_protocol::jobs, "troupe::pool_jobs");
+TROUPE_MESSAGE_NAMED(troupe::detail::pool_protocol::outcomes, "troupe::pool_outcomes");
+TROUPE_MESSAGE_NAMED(troupe::detail::pool_protocol::hello, "troupe::pool_hello");
+TROUPE_MESSAGE_NAMED(troupe::detail::pool_protocol::close, "troupe::pool_close");
+TROUPE_MESSAGE_NAMED(troupe::detail::pool_protocol::join, "troupe::pool_join");
+TROUPE_MESSAGE_NAMED(troupe::detail::pool_protocol::joined, "troupe::pool_joined");
+TROUPE_MESSAGE_NAMED(troupe::detail::pool_protocol::terminate, "troupe::pool_terminate");
+
+namespace troupe {
+
+namespace detail {
+
+// Local messages between a caller and the coordinator: never serialized
+// (both live in the caller's process), so no serialize functions needed
+// beyond what TROUPE_MESSAGE asks of non-trivial types.
+struct pool_submit_msg {
+  pool_protocol::submit s;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar & s.work & s.reply_to;
+  }
+};
+struct pool_result_msg {
+  pool_protocol::result r;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar & r.id & r.ok & r.output;
+  }
+};
+
+task<void> pool_coordinator(actor& self, pool_options opts);
+task<void> pool_worker(actor& self, actor_ref coordinator, std::uint64_t maxtasks);
+
+template <class R>
+R decode_result(const std::vector<char>& bytes) {
+  if constexpr (std::is_void_v<R>) {
+    return;
+  } else {
+    R r{};
+    load_from(std::span(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()), r);
+    return r;
+  }
+}
+
+template <class... A>
+std::vector<char> encode(const A&... a) {
+  byte_buffer b;
+  save_args(b, a...);
+  return std::vector<char>(reinterpret_cast<const char*>(b.data()), reinterpret_cast<const char*>(b.data()) + b.size());
+}
+
+}  // namespace detail
+}  // namespace troupe
+
+TROUPE_MESSAGE_NAMED(troupe::detail::pool_submit_msg, "troupe::pool_submit");
+TROUPE_MESSAGE_NAMED(troupe::detail::pool_result_msg, "troupe::pool_result");
+
+namespace troupe {
+
+class pool;
+
+template <class R>
+class pool_future {
+ public:
+  pool_future(pool& p, std::uint64_t id) : pool_(&p), id_(id) {}
+  /// Waits for the result; throws pool_task_error if the task failed.
+  task<R> get(actor& self);
+  std::uint64_t id() const noexcept { return id_; }
+
+ private:
+  pool* pool_;
+  std::uint64_t id_;
+};
+
+/// Results of imap (in order) or imap_unordered (as they come).
+template <class R>
+class pool_stream {
+ public:
+  pool_stream(pool& p, std::vector<std::uint64_t> ids, std::vector<std::size_t> sizes, bool ordered)
+      : pool_(&p), ids_(std::move(ids)), sizes_(std::move(sizes)), ordered_(ordered) {}
+  /// The next result, or empty when all came.
+  task<std::optional<R>> next(actor& self);
+
+ private:
+  pool* pool_;
+  std::vector<std::uint64_t> ids_;      // one per chunk
+  std::vector<std::size_t> sizes_;      // items per chunk
+  bool ordered_;
+  std::size_t next_chunk_ = 0;          // ordered: the chunk being read
+  std::deque<R> ready_;
+  std::unordered_map<std::uint64_t, std::size_t> pending_;  // unordered: chunks not yet in
+  bool started_ = false;
+};
+
+class pool {
+ public:
+  /// Starts the coordinator and the worker processes; use the pool from the
+  /// actor that started it.
+  static task<pool> start(actor& self, pool_options opts = {});
+
+  pool(const pool&) = delete;
+  pool(pool&&) = default;
+
+  /// Runs fn(args...) in a worker; the future gives the result.
+  template <class R, class... P, class... A>
+  pool_future<R> apply_async(actor& self, R (*fn)(P...), A&&... args) {
+    return pool_future<R>(*this, submit(self, fn_id(reinterpret_cast<const void*>(fn)), detail::pool_protocol::apply,
+                                        detail::encode(static_cast<std::decay_t<P>>(std::forward<A>(args))...)));
+  }
+  /// Runs fn(args...) in a worker and waits for the result.
+  template <class R, class... P, class... A>
+  task<R> apply(actor& self, R (*fn)(P...), A... args) {
+    co_return co_await apply_async(self, fn, std::move(args)...).get(self);
+  }
+
+  /// fn applied to every item, in chunks of `chunksize` (0: about four
+  /// chunks per worker, as Python chooses); results in order.
+  template <class R, class A, class Range>
+  task<std::vector<R>> map(actor& self, R (*fn)(A), const Range& items, std::size_t chunksize = 0) {
+    auto s = stream(self, fn, items, chunksize, true);
+    std::vector<R> out;
+    while (auto r = co_await s.next(self)) out.push_back(std::move(*r));
+    co_return out;
+  }
+  /// fn(args...) for every tuple of arguments; results in order.
+  template <class R, class... P, class Range>
+  task<std::vector<R>> starmap(actor& self, R (*fn)(P...), const Range& tuples) {
+    std::vector<pool_future<R>> futures;
+    for (const auto& t : tuples)
+      futures.push_back(std::apply([&](const auto&... a) { return apply_async(self, fn, a...); }, t));
+    std::vector<R> out;
+    out.reserve(futures.size());
+    for (auto& f : futures) out.push_back(co_await f.get(self));
+    co_return out;
+  }
+  /// Results of fn over items in order, as an asynchronous stream.
+  template <class R, class A, class Range>
+  pool_stream<R> imap(actor& self, R (*fn)(A), const Range& items, std::size_t chunksize = 1) {
+    return stream(self, fn, items, chunksize, true);
+  }
+  /// Same, in the order they finish.
+  template <class R, class A, class Range>
+  pool_stream<R> imap_unordered(actor& self, R (*fn)(A), const Range& items, std::size_t chunksize = 1) {
+    return stream(self, fn, items, chunksize, false);
+  }
+
+  /// No more tasks; join() then waits for the submitted ones.
+  void close(actor& self);
+  /// Waits until every submitted task finished and the workers ended (after close()).
+  task<void> join(actor& self);
+  /// Stops the workers now; unfinished tasks fail.
+  void terminate(actor& self);
+
+  std::size_t processes() const noexcept { return processes_; }
+  actor_ref coordinator() const noexcept { return coordinator_; }
+
+ private:
+  template <class>
+  friend class pool_future;
+  template <class>
+  friend class pool_stream;
+
+  pool(actor_ref c, std::size_t n) : coordinator_(c), processes_(n) {}
+  static std::uint64_t fn_id(const void* fn);
+  std::uint64_t submit(actor& self, std::uint64_t fn, std::uint8_t kind, std::vector<char> input);
+  /// Waits for the result of task `id` (results of others are kept).
+  task<detail::pool_protocol::result> wait(actor& self, std::uint64_t id);
+  /// Waits for the result of any task in `ids`.
+  task<detail::pool_protocol::result> wait_any(actor& self, const std::unordered_map<std::uint64_t, std::size_t>& ids);
+
+  template <class R, class A, class Range>
+  pool_stream<R> stream(actor& self, R (*fn)(A), const Range& items, std::size_t chunksize, bool ordered) {
+    std::uint64_t id = fn_id(reinterpret_cast<const void*>(fn));
+    std::size_t total = static_cast<std::size_t>(std::distance(std::begin(items), std::end(items)));
+    if (chunksize == 0) chunksize = std::max<std::size_t>(1, (total + 4 * processes_ - 1) / (4 * processes_));
+    std::vector<std::uint64_t> ids;
+    std::vector<std::size_t> sizes;
+    std::vector<std::decay_t<A>> chunk;
+    auto flush = [&] {
+      if (chunk.empty()) return;
+      detail::byte_buffer b;
+      save_to(b, chunk);
+      sizes.push_back(chunk.size());
+      ids.push_back(submit(self, id, detail::pool_protocol::map,
+                           std::vector<char>(reinterpret_cast<const char*>(b.data()),
+                                             reinterpret_cast<const char*>(b.data()) + b.size())));
+      chunk.clear();
+    };
+    for (const auto& x : items) {
+      chunk.push_back(x);
+      if (chunk.size() == chunksize) flush();
+    }
+    flush();
+    return pool_stream<R>(*this, std::move(ids), std::move(sizes), ordered);
+  }
+
+  actor_ref coordinator_;
+  std::size_t processes_ = 0;
+  std::uint64_t next_id_ = 0;
+  std::unordered_map<std::uint64_t, detail::pool_protocol::result> arrived_;  // results nobody waited for yet
+};
+
+template <class R>
+task<R> pool_future<R>::get(actor& self) {
+  detail::pool_protocol::result r = co_await pool_->wait(self, id_);
+  if (!r.ok) throw pool_task_error(std::string(r.output.begin(), r.output.end()));
+  co_return detail::decode_result<R>(r.output);
+}
+
+template <class R>
+task<std::optional<R>> pool_stream<R>::next(actor& self) {
+  if (!started_) {
+    started_ = true;
+    if (!ordered_)
+      for (std::size_t i = 0; i < ids_.size(); ++i) pending_.emplace(ids_[i], sizes_[i]);
+  }
+  while (ready_.empty()) {
+    detail::pool_protocol::result r;
+    if (ordered_) {
+      if (next_chunk_ == ids_.size()) co_return std::nullopt;
+      r = co_await pool_->wait(self, ids_[next_chunk_++]);
+    } else {
+      if (pending_.empty()) co_return std::nullopt;
+      r = co_await pool_->wait_any(self, pending_);
+      pending_.erase(r.id);
+    }
+    if (!r.ok) throw pool_task_error(std::string(r.output.begin(), r.output.end()));
+    std::vector<detail::result_t<R>> chunk;
+    load_from(std::span(reinterpret_cast<const std::byte*>(r.output.data()), r.output.size()), chunk);
+    for (auto& x : chunk) ready_.push_back(std::move(x));
+  }
+  R v = std::move(ready_.front());
+  ready_.pop_front();
+  co_return v;
+}
+
+}  // namespace troupe
