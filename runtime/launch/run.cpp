@@ -43,6 +43,7 @@ void finish_process(node& n) {
     while (pm->alive() > 0 && io.run_one() > 0) {
     }
   }
+  if (n.router()) n.router()->flush_transports();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (n.router() && n.router()->has_pending() && std::chrono::steady_clock::now() < deadline)
     io.run_one_for(std::chrono::milliseconds(10));

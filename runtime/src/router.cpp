@@ -157,6 +157,14 @@ void router::try_connect(peer& p) {
 }
 
 void router::flush_pending(peer& p) {
+  // A link may call back (link_writable) while we hand it frames: the
+  // outer call finishes the job.
+  if (flushing_) return;
+  flushing_ = true;
+  struct reset {
+    bool& b;
+    ~reset() { b = false; }
+  } guard{flushing_};
   while (!p.pending.empty() && !p.links.empty()) {
     byte_buffer& f = p.pending.front();
     auto r = p.links.front()->send(std::span<const std::byte, frame_header::size>(f.data(), frame_header::size),

@@ -21,6 +21,16 @@ task<void> numbered_sender(actor& self, actor_ref to, std::uint32_t me, std::uin
 }
 TROUPE_ACTOR(numbered_sender);
 
+// The same without throttling, and starting before the link to `to` is up:
+// everything piles up in the router's queue and the link's outbox first.
+task<void> burst_sender(actor& self, actor_ref to, std::uint64_t count) {
+  self.send(to, self.ref());
+  for (std::uint64_t i = 0; i < count; ++i) self.send(to, seq{0, i});
+  self.send(to, done{});
+  co_await self.sleep_for(std::chrono::seconds(30));
+}
+TROUPE_ACTOR(burst_sender);
+
 // Answers each blob with one carrying the same bytes.
 task<void> blob_echo(actor& self) {
   for (;;) {
@@ -73,6 +83,28 @@ TEST_F(process_test, messages_from_one_sender_arrive_in_order_across_processes) 
     }
   });
   EXPECT_EQ(received, 200000u);
+  EXPECT_EQ(out_of_order, 0u);
+}
+
+TEST_F(process_test, a_burst_sent_before_the_link_is_up_arrives_whole_and_in_order) {
+  // The receiver also talks back (monitor), which opens a second link the
+  // other way while the sender's queue drains.
+  std::uint64_t received = 0, out_of_order = 0;
+  run([&](actor& self) -> task<void> {
+    process p = co_await self.spawn_process({}, burst_sender, self.ref(), std::uint64_t{150000});
+    auto who = co_await self.receive<actor_ref>();
+    self.monitor(*who);
+    std::uint64_t expect = 0;
+    for (;;) {
+      message m = co_await self.receive<seq, done>();
+      if (m.is<done>()) break;
+      if (m.get<seq>().n != expect) ++out_of_order;
+      expect = m.get<seq>().n + 1;
+      ++received;
+    }
+    p.kill();
+  });
+  EXPECT_EQ(received, 150000u);
   EXPECT_EQ(out_of_order, 0u);
 }
 

@@ -133,13 +133,21 @@ class shm_link final : public link, public std::enable_shared_from_this<shm_link
   }
   send_result send(std::span<const std::byte, frame_header::size> header, std::span<const std::byte> payload) override;
   bool congested() const noexcept override { return !outbox_.empty(); }
-  void close(const std::string& reason) override { fail(reason); }
+  // Frames the peer published before the end are delivered first: the
+  // node closes a link when it learns (say, from the pidfd) that the peer
+  // died, possibly before this link has read everything.
+  void close(const std::string& reason) override {
+    while (up() && read_some() > 0) {
+    }
+    fail(reason);
+  }
 
   void begin();
   /// Reads up to read_budget frames; returns how many records it consumed.
   int read_some();
-  /// Writes queued frames; true if anything moved.
-  bool flush_outbox();
+  /// Writes queued frames; true if anything moved. With `notify`, tells
+  /// the host when the outbox has drained.
+  bool flush_outbox(bool notify = true);
   bool up() const noexcept { return state_ == state::up; }
   bool has_outbox() const noexcept { return !outbox_.empty(); }
   bool prepare_sleep() noexcept { return up() && reader_.prepare_sleep(); }
@@ -492,13 +500,13 @@ link::send_result shm_link::send(std::span<const std::byte, frame_header::size> 
   f.buf.append(header.data(), header.size());
   f.buf.append(payload.data(), payload.size());
   outbox_.push_back(std::move(f));
-  flush_outbox();
+  flush_outbox(false);  // no link_writable from inside send: the host is in the middle of sending
   if (outbox_.empty()) return send_result::ok;
   t_.start_polling();
   return send_result::congested;
 }
 
-bool shm_link::flush_outbox() {
+bool shm_link::flush_outbox(bool notify) {
   if (state_ != state::up) return false;
   bool moved = false;
   for (int attempt = 0; attempt < 2 && !outbox_.empty(); ++attempt) {
@@ -525,7 +533,7 @@ bool shm_link::flush_outbox() {
     // look once more in case it already did.
     if (!outbox_.empty() && !writer_.wait_for_room(writer_.max_record() + 64)) break;
   }
-  if (moved && outbox_.empty()) t_.host().link_writable(*this);
+  if (notify && moved && outbox_.empty()) t_.host().link_writable(*this);
   return moved;
 }
 
@@ -622,6 +630,7 @@ void shm_transport::start(transport_host& host) {
 
 void shm_transport::stop() {
   if (stopped_) return;
+  publish_all();  // what was written reaches the peers, which drain the rings when the links close
   stopped_ = true;
   auto links = links_;
   for (auto& l : links) l->fail("transport stopped");

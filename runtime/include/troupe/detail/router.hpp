@@ -129,6 +129,7 @@ class router final : public transport_host {
   down_explainer explainer_;
   byte_buffer scratch_;
   bool stopping_ = false;
+  bool flushing_ = false;
 };
 
 }  // namespace troupe::detail
