@@ -57,6 +57,8 @@ void usage(FILE* out) {
 const std::pair<const char*, std::pair<const char*, const char*>> ratio_defs[] = {
     {"shm_msgs_vs_raw_ring", {"shm_msgs_per_s", "raw_ring_msgs_per_s"}},
     {"shm_rtt_vs_raw_ring", {"shm_rtt_ns", "raw_ring_rtt_ns"}},
+    {"tcp_msgs_vs_raw_tcp", {"tcp_msgs_per_s", "raw_tcp_msgs_per_s"}},
+    {"tcp_rtt_vs_raw_tcp", {"tcp_rtt_ns", "raw_tcp_rtt_ns"}},
 };
 
 int main(int argc, char** argv) {

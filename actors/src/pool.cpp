@@ -102,12 +102,17 @@ task<void> pool_coordinator(actor& self, pool_options opts) {
     self.send(it->second.reply_to, pool_result_msg{pp::result{id, ok, std::move(output)}});
     jobs.erase(it);
   };
+  // Jobs a worker may hold: enough to keep it busy between two messages,
+  // but never so many that one worker takes work the others could do.
+  const std::size_t expected_workers = std::max<std::size_t>(1, opts.processes + opts.nodes.size());
   auto dispatch = [&] {
+    std::size_t fair = (jobs.size() + 2 * expected_workers - 1) / (2 * expected_workers);
+    std::size_t cap = std::clamp<std::size_t>(fair, 1, prefetch * opts.batch);
     for (auto& [ref, w] : workers) {
       if (!w.ready) continue;
-      while (!pending.empty() && w.in_flight.size() < prefetch * opts.batch) {
+      while (!pending.empty() && w.in_flight.size() < cap) {
         pp::jobs batch;
-        while (!pending.empty() && batch.list.size() < opts.batch) {
+        while (!pending.empty() && batch.list.size() < opts.batch && w.in_flight.size() < cap) {
           std::uint64_t id = pending.front();
           pending.pop_front();
           auto it = jobs.find(id);

@@ -188,6 +188,9 @@ class pool_stream {
       : pool_(&p), ids_(std::move(ids)), sizes_(std::move(sizes)), ordered_(ordered) {}
   /// The next result, or empty when all came.
   task<std::optional<R>> next(actor& self);
+  /// Appends the next chunk's results to `out` (map takes whole chunks);
+  /// false when all came.
+  task<bool> append_chunk(actor& self, std::vector<R>& out);
 
  private:
   pool* pool_;
@@ -227,7 +230,8 @@ class pool {
   task<std::vector<R>> map(actor& self, R (*fn)(A), const Range& items, std::size_t chunksize = 0) {
     auto s = stream(self, fn, items, chunksize, true);
     std::vector<R> out;
-    while (auto r = co_await s.next(self)) out.push_back(std::move(*r));
+    while (co_await s.append_chunk(self, out)) {
+    }
     co_return out;
   }
   /// fn(args...) for every tuple of arguments; results in order.
@@ -294,6 +298,7 @@ class pool {
                                              reinterpret_cast<const char*>(b.data()) + b.size())));
       chunk.clear();
     };
+    chunk.reserve(std::min(chunksize, total));
     for (const auto& x : items) {
       chunk.push_back(x);
       if (chunk.size() == chunksize) flush();
@@ -313,6 +318,21 @@ task<R> pool_future<R>::get(actor& self) {
   detail::pool_protocol::result r = co_await pool_->wait(self, id_);
   if (!r.ok) throw pool_task_error(std::string(r.output.begin(), r.output.end()));
   co_return detail::decode_result<R>(r.output);
+}
+
+template <class R>
+task<bool> pool_stream<R>::append_chunk(actor& self, std::vector<R>& out) {
+  if (next_chunk_ == ids_.size()) co_return false;
+  detail::pool_protocol::result r = co_await pool_->wait(self, ids_[next_chunk_++]);
+  if (!r.ok) throw pool_task_error(std::string(r.output.begin(), r.output.end()));
+  if (out.empty()) {
+    load_from(std::span(reinterpret_cast<const std::byte*>(r.output.data()), r.output.size()), out);
+  } else {
+    std::vector<R> chunk;
+    load_from(std::span(reinterpret_cast<const std::byte*>(r.output.data()), r.output.size()), chunk);
+    out.insert(out.end(), std::make_move_iterator(chunk.begin()), std::make_move_iterator(chunk.end()));
+  }
+  co_return true;
 }
 
 template <class R>
