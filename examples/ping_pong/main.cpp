@@ -1,7 +1,7 @@
 // ping_pong: two actors pass a counter back and forth and time each round
 // trip.
 //
-//   ping_pong [--transport inproc|shm] [--rounds N] [--json]
+//   ping_pong [--transport inproc|shm|tcp] [--rounds N] [--json]
 //
 // With --transport inproc both actors live in this process; with shm the
 // ponger lives in a second process and messages cross shared memory.
@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -70,10 +71,11 @@ troupe::task<int> pinger(troupe::actor& self, const options& opt, troupe::actor_
 
 void usage(FILE* out) {
   std::fprintf(out,
-               "usage: ping_pong [--transport inproc|shm] [--rounds N] [--json]\n"
+               "usage: ping_pong [--transport inproc|shm|tcp] [--rounds N] [--json]\n"
                "  Two actors exchange a counter N times and report the round-trip time.\n"
                "  --transport  where the second actor lives: inproc (this process),\n"
-               "               shm (another process, through shared memory)\n"
+               "               shm (another process, through shared memory),\n"
+               "               tcp (another process, over TCP on loopback)\n"
                "  --rounds N   round trips to time (default 100000)\n"
                "  --json       print {\"transport\", \"rounds\", \"rtt_median_ns\", \"rtt_p99_ns\"}\n");
 }
@@ -99,9 +101,16 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (opt.transport != "inproc" && opt.transport != "shm") {
-    std::fprintf(stderr, "ping_pong: unknown transport %s (inproc, shm)\n", opt.transport.c_str());
+  if (opt.transport != "inproc" && opt.transport != "shm" && opt.transport != "tcp") {
+    std::fprintf(stderr, "ping_pong: unknown transport %s (inproc, shm, tcp)\n", opt.transport.c_str());
     return 2;
+  }
+  if (opt.transport == "tcp" && !troupe::is_worker_process()) {
+    // This node listens on loopback; the second process joins it over TCP
+    // (and only TCP). Both need the cluster's secret: make one up if none is set.
+    ::setenv("TROUPE_LISTEN", "127.0.0.1:0", 0);
+    if (!std::getenv("TROUPE_COOKIE") && !std::getenv("TROUPE_COOKIE_FILE"))
+      ::setenv("TROUPE_COOKIE", std::to_string(std::random_device{}()).c_str(), 1);
   }
   return troupe::run(argc, argv, [&](troupe::actor& self) -> troupe::task<int> {
     troupe::actor_ref peer;
@@ -109,7 +118,9 @@ int main(int argc, char** argv) {
     if (opt.transport == "inproc") {
       peer = self.spawn(ponger);
     } else {
-      child = co_await self.spawn_process({.name = "ponger"});
+      troupe::process_options o{.name = "ponger"};
+      if (opt.transport == "tcp") o.env.emplace_back("TROUPE_TRANSPORTS", "tcp");
+      child = co_await self.spawn_process(std::move(o));
       peer = co_await self.spawn(child, ponger);
     }
     int code = co_await pinger(self, opt, peer);

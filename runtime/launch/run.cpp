@@ -9,11 +9,13 @@
 #include <troupe/log.hpp>
 #include <troupe/run.hpp>
 #include <troupe/transport/shm.hpp>
+#include <troupe/transport/tcp.hpp>
 
 #include <asio/signal_set.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string_view>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -30,7 +32,81 @@ struct on_end {
   }
 };
 
-void add_default_transports(node& n) { n.add_transport(make_shm_transport()); }
+// Where this node listens and which cluster it joins: --troupe-listen and
+// --troupe-join on the command line, else TROUPE_LISTEN and TROUPE_JOIN;
+// TROUPE_TRANSPORTS chooses transports ("shm,tcp" by default).
+struct network_settings {
+  std::optional<tcp_endpoint> listen, join;
+  bool shm = true, tcp = true;
+  std::string secret;
+};
+
+network_settings read_network_settings(const std::vector<std::string>& args) {
+  network_settings s;
+  auto flag = [&](const char* name) -> std::optional<std::string> {
+    std::string eq = std::string(name) + "=";
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      if (args[i] == name && i + 1 < args.size()) return args[i + 1];
+      if (args[i].rfind(eq, 0) == 0) return args[i].substr(eq.size());
+    }
+    return std::nullopt;
+  };
+  auto env = [](const char* name) -> std::optional<std::string> {
+    const char* v = std::getenv(name);
+    return v && *v ? std::optional<std::string>(v) : std::nullopt;
+  };
+  if (auto v = flag("--troupe-listen") ? flag("--troupe-listen") : env("TROUPE_LISTEN")) s.listen = tcp_endpoint::parse(*v);
+  if (auto v = flag("--troupe-join") ? flag("--troupe-join") : env("TROUPE_JOIN")) s.join = tcp_endpoint::parse(*v);
+  if (auto v = env("TROUPE_TRANSPORTS")) {
+    s.shm = v->find("shm") != std::string::npos;
+    s.tcp = v->find("tcp") != std::string::npos;
+  }
+  s.secret = load_cluster_secret();
+  return s;
+}
+
+// The cluster of nodes that share a secret is named after it, so that
+// nodes started apart (on one machine) also find each other's shared memory.
+std::uint64_t cluster_of_secret(const std::string& secret) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : "troupe-cluster:" + secret) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+  return h ? h : 1;
+}
+
+// Adds the transports; when this node speaks TCP, joins the cluster if
+// asked and waits until it has (false: it could not).
+bool add_default_transports(node& n, const network_settings& net, bool worker) {
+  if (net.shm) n.add_transport(make_shm_transport());
+  bool use_tcp = net.tcp && (net.listen || net.join);
+  if (!use_tcp) return true;
+  tcp_options o;
+  o.listen = net.listen;
+  o.secret = net.secret;
+  if (const char* v = std::getenv("TROUPE_HEARTBEAT_MS")) o.heartbeat = std::chrono::milliseconds(std::atol(v));
+  if (const char* v = std::getenv("TROUPE_HANDSHAKE_TIMEOUT_MS"))
+    o.handshake_timeout = std::chrono::milliseconds(std::atol(v));
+  auto t = make_tcp_transport(o);
+  tcp_transport& tcp = *t;
+  n.add_transport(std::move(t));
+  // Processes started from here speak TCP too, and join through this node.
+  if (auto l = tcp.listening()) {
+    std::vector<std::pair<std::string, std::string>> env{{"TROUPE_LISTEN", l->host + ":0"},
+                                                         {"TROUPE_JOIN", l->to_string()}};
+    n.set_child_environment(std::move(env));
+  }
+  if (!net.join) return true;
+  tcp.join(*net.join, std::chrono::seconds(30));
+  asio::io_context& io = n.io_context();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(31);
+  while (!n.router()->any_linked_peer() && std::chrono::steady_clock::now() < deadline) {
+    io.restart();
+    io.run_one_for(std::chrono::milliseconds(50));
+  }
+  node_id joined = n.router()->any_linked_peer();
+  if (!joined) return false;
+  if (!worker) n.set_root(joined);  // the node joined keeps the cluster's names
+  return true;
+}
 
 // After the actors: let children finish (daemons are terminated, serving
 // nodes asked to stop, those with a main actor waited for), then give the
@@ -65,8 +141,9 @@ int run_worker(std::vector<std::string> args, const detail::worker_environment& 
   opts.id = w.node;
   opts.cluster = w.cluster;
   opts.root = w.root_node;
+  network_settings net = read_network_settings(args);
   node n(opts);
-  add_default_transports(n);
+  if (!add_default_transports(n, net, true)) return 1;
   n.enable_processes(std::move(args));
   asio::signal_set signals(n.io_context(), SIGTERM);
   signals.async_wait([&](std::error_code ec, int sig) {
@@ -80,7 +157,7 @@ int run_worker(std::vector<std::string> args, const detail::worker_environment& 
     // nobody left to serve; a process with a main actor finishes it.
     if (!has_main) n.shutdown();
   });
-  n.connect(w.parent_node);
+  if (!n.connected(w.parent_node)) n.connect(w.parent_node);
 
   int code = 0;
   const detail::actor_factory* f = nullptr;
@@ -119,8 +196,24 @@ int run_worker(std::vector<std::string> args, const detail::worker_environment& 
 }
 
 int run_as_root(std::vector<std::string> args, root_function& root, node_options opts, int& signal_received) {
+  network_settings net;
+  try {
+    net = read_network_settings(args);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "troupe: %s\n", e.what());
+    return 2;
+  }
+  if (!net.secret.empty() && opts.cluster == 0) opts.cluster = cluster_of_secret(net.secret);
   node n(opts);
-  add_default_transports(n);
+  try {
+    if (!add_default_transports(n, net, false)) {
+      std::fprintf(stderr, "troupe: could not join the cluster at %s\n", net.join->to_string().c_str());
+      return 2;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "troupe: %s\n", e.what());
+    return 2;
+  }
   n.enable_processes(std::move(args));
   int code = 0;
   bool root_done = false;

@@ -130,8 +130,15 @@ std::shared_ptr<process_state> process_manager::spawn(const process_options& opt
 
   // Environment: ours, the worker settings, then the caller's extras.
   std::vector<std::string> env;
+  auto overridden = [&](const char* e) {
+    for (auto& [k, v] : node_.child_environment())
+      if (std::strncmp(e, k.c_str(), k.size()) == 0 && e[k.size()] == '=') return true;
+    for (auto& [k, v] : opts.env)
+      if (std::strncmp(e, k.c_str(), k.size()) == 0 && e[k.size()] == '=') return true;
+    return std::strncmp(e, "TROUPE_ROLE=", 12) == 0;
+  };
   for (char** e = environ; *e; ++e)
-    if (std::strncmp(*e, "TROUPE_ROLE=", 12) != 0) env.emplace_back(*e);
+    if (!overridden(*e)) env.emplace_back(*e);
   env.push_back("TROUPE_ROLE=worker");
   env.push_back("TROUPE_CLUSTER=" + hex64(node_.cluster_id()));
   env.push_back("TROUPE_NODE=" + hex64(s->node));
@@ -144,6 +151,7 @@ std::shared_ptr<process_state> process_manager::spawn(const process_options& opt
     env.push_back("TROUPE_MAIN_ACTOR=" + main_actor);
     env.push_back("TROUPE_MAIN_ARGS=" + to_hex(main_args.span()));
   }
+  for (auto& [k, v] : node_.child_environment()) env.push_back(k + "=" + v);
   for (auto& [k, v] : opts.env) env.push_back(k + "=" + v);
   std::vector<char*> envp;
   for (auto& e : env) envp.push_back(e.data());

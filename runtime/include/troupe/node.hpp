@@ -104,6 +104,12 @@ class node {
   /// a child is started with (the running binary's own).
   void enable_processes(std::vector<std::string> argv);
   detail::process_manager* processes() noexcept { return processes_.get(); }
+  /// Environment variables every process started from this node gets
+  /// (how to join the cluster over TCP, say).
+  void set_child_environment(std::vector<std::pair<std::string, std::string>> env) { child_env_ = std::move(env); }
+  const std::vector<std::pair<std::string, std::string>>& child_environment() const noexcept { return child_env_; }
+  /// Makes `root` the keeper of cluster-wide names (after joining a cluster).
+  void set_root(node_id root) noexcept { root_ = root; }
   detail::router* router() noexcept { return router_.get(); }
 
  private:
@@ -239,7 +245,8 @@ class node {
   std::uint64_t correlation_ = 0;
   std::uint64_t dead_letters_ = 0;
 
-  std::unordered_map<std::string, actor_ref> global_names_;  // on the root: names of every node
+  std::unordered_map<std::string, actor_ref> global_names_;
+  std::vector<std::pair<std::string, std::string>> child_env_;  // on the root: names of every node
   std::unique_ptr<detail::router> router_;
   std::unique_ptr<detail::process_manager> processes_;
 };

@@ -62,6 +62,12 @@ class router final : public transport_host {
   bool may_receive() const noexcept;
   /// Frames still waiting to be written to some link.
   bool has_pending() const noexcept;
+  /// Peers with a live link (the first one found, or 0).
+  node_id any_linked_peer() const noexcept {
+    for (auto& [id, p] : peers_)
+      if (!p->links.empty()) return id;
+    return 0;
+  }
   /// Is there a live link to `peer`?
   bool connected(node_id peer) const;
   /// Called for a node this process knows to be gone (its process exited):
