@@ -98,7 +98,7 @@ bool add_default_transports(node& n, const network_settings& net, bool worker) {
   tcp.join(*net.join, std::chrono::seconds(30));
   asio::io_context& io = n.io_context();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(31);
-  while (!n.router()->any_linked_peer() && std::chrono::steady_clock::now() < deadline) {
+  while (!n.router()->any_linked_peer() && !tcp.join_error() && std::chrono::steady_clock::now() < deadline) {
     io.restart();
     io.run_one_for(std::chrono::milliseconds(50));
   }

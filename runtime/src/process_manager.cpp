@@ -151,7 +151,11 @@ std::shared_ptr<process_state> process_manager::spawn(const process_options& opt
     env.push_back("TROUPE_MAIN_ACTOR=" + main_actor);
     env.push_back("TROUPE_MAIN_ARGS=" + to_hex(main_args.span()));
   }
-  for (auto& [k, v] : node_.child_environment()) env.push_back(k + "=" + v);
+  for (auto& [k, v] : node_.child_environment()) {
+    bool caller_sets = false;
+    for (auto& [k2, v2] : opts.env) caller_sets |= k2 == k;
+    if (!caller_sets) env.push_back(k + "=" + v);  // the caller's choice wins
+  }
   for (auto& [k, v] : opts.env) env.push_back(k + "=" + v);
   std::vector<char*> envp;
   for (auto& e : env) envp.push_back(e.data());

@@ -185,6 +185,8 @@ class tcp_transport_impl final : public tcp_transport {
   bool expects_peers() const noexcept override { return acceptor_ != nullptr; }
   std::optional<tcp_endpoint> listening() const override { return listening_; }
   void join(const tcp_endpoint& where, std::chrono::milliseconds give_up) override;
+  std::optional<std::string> join_error() const override { return join_error_; }
+  void join_failed(const std::string& why) { join_error_ = why; }
   std::vector<std::pair<node_id, tcp_endpoint>> directory() const override {
     return {directory_.begin(), directory_.end()};
   }
@@ -218,6 +220,7 @@ class tcp_transport_impl final : public tcp_transport {
   std::map<node_id, tcp_endpoint> directory_;
   std::vector<std::shared_ptr<asio::steady_timer>> retries_;
   bool stopped_ = false;
+  std::optional<std::string> join_error_;
 };
 
 // --- link: handshake ------------------------------------------------------------
@@ -348,7 +351,11 @@ void tcp_link::fail(const std::string& reason) {
     t_.host().link_down(*this, reason);
   else if (outbound_ && expected_)
     t_.connect_failed(expected_, reason);
-  else {
+  else if (outbound_) {
+    t_.join_failed(reason);  // joining: a refusal is final
+    std::fprintf(stderr, "troupe[%d] error: cannot join the cluster at %s: %s\n", ::getpid(), where_.c_str(),
+                 reason.c_str());
+  } else {
     char line[512];
     std::snprintf(line, sizeof line, "tcp: connection from %s dropped: %s", where_.c_str(), reason.c_str());
     std::fprintf(stderr, "troupe[%d] warn: %s\n", ::getpid(), line);
@@ -595,7 +602,7 @@ void tcp_transport_impl::attempt(node_id peer, tcp_endpoint where, int tries_lef
             if (peer)
               connect_failed(peer, "cannot connect to " + where.to_string() + ": " + why);
             else
-              std::fprintf(stderr, "troupe[%d] error: cannot join the cluster at %s: %s\n", ::getpid(),
+              join_error_ = why, std::fprintf(stderr, "troupe[%d] error: cannot join the cluster at %s: %s\n", ::getpid(),
                            where.to_string().c_str(), why.c_str());
             return;
           }

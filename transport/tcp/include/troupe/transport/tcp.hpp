@@ -57,6 +57,8 @@ class tcp_transport : public transport {
   /// retries with backoff until `give_up` passes. The host hears link_up
   /// (with the node id learnt in the handshake) or nothing.
   virtual void join(const tcp_endpoint& where, std::chrono::milliseconds give_up) = 0;
+  /// Why joining failed for good (the peer refused us, or time ran out).
+  virtual std::optional<std::string> join_error() const = 0;
   /// Where other nodes can be reached, as far as this node knows.
   virtual std::vector<std::pair<node_id, tcp_endpoint>> directory() const = 0;
 };
