@@ -67,7 +67,7 @@ struct worker_state {
 
 }  // namespace
 
-task<void> pool_coordinator(actor& self, pool_options opts) {
+task<void> pool_coordinator(actor& self, const pool_options& opts, const std::vector<node_ref>& nodes) {
   std::unordered_map<actor_ref, worker_state> workers;
   std::unordered_map<node_id, process> procs;  // worker processes started, by node
   std::unordered_map<std::uint64_t, entry> jobs;  // every job not finished yet
@@ -104,7 +104,7 @@ task<void> pool_coordinator(actor& self, pool_options opts) {
   };
   // Jobs a worker may hold: enough to keep it busy between two messages,
   // but never so many that one worker takes work the others could do.
-  const std::size_t expected_workers = std::max<std::size_t>(1, opts.processes + opts.nodes.size());
+  const std::size_t expected_workers = std::max<std::size_t>(1, opts.processes + nodes.size());
   auto dispatch = [&] {
     std::size_t fair = (jobs.size() + 2 * expected_workers - 1) / (2 * expected_workers);
     std::size_t cap = std::clamp<std::size_t>(fair, 1, prefetch * opts.batch);
@@ -138,7 +138,7 @@ task<void> pool_coordinator(actor& self, pool_options opts) {
   };
 
   for (std::size_t i = 0; i < opts.processes; ++i) co_await start_local_worker();
-  for (node_ref n : opts.nodes) {
+  for (node_ref n : nodes) {
     try {
       actor_ref w = co_await self.spawn(n, pool_worker, self.ref(), static_cast<std::uint64_t>(opts.maxtasksperchild));
       (void)w;
@@ -248,13 +248,15 @@ task<void> pool_coordinator(actor& self, pool_options opts) {
 
 }  // namespace detail
 
-task<pool> pool::start(actor& self, pool_options opts) {
-  if (opts.processes == 0 && opts.nodes.empty())
-    opts.processes = std::max(1u, std::thread::hardware_concurrency());
+pool_starter pool::start(actor& self, const pool_options& given) {
+  pool_options opts = given;
+  std::vector<node_ref> nodes(given.nodes.begin(), given.nodes.end());
+  opts.nodes = {};
+  if (opts.processes == 0 && nodes.empty()) opts.processes = std::max(1u, std::thread::hardware_concurrency());
   if (opts.batch == 0) opts.batch = 1;
-  std::size_t n = opts.processes + opts.nodes.size();
-  actor_ref c = self.spawn(detail::pool_coordinator, std::move(opts));
-  co_return pool(c, n);
+  std::size_t n = opts.processes + nodes.size();
+  actor_ref c = self.spawn(detail::pool_coordinator, opts, std::move(nodes));
+  return pool_starter(pool(c, n));
 }
 
 std::uint64_t pool::fn_id(const void* fn) {

@@ -118,9 +118,10 @@ int main(int argc, char** argv) {
     if (opt.transport == "inproc") {
       peer = self.spawn(ponger);
     } else {
+      static const std::vector<std::pair<std::string, std::string>> tcp_only{{"TROUPE_TRANSPORTS", "tcp"}};
       troupe::process_options o{.name = "ponger"};
-      if (opt.transport == "tcp") o.env.emplace_back("TROUPE_TRANSPORTS", "tcp");
-      child = co_await self.spawn_process(std::move(o));
+      if (opt.transport == "tcp") o.env = tcp_only;
+      child = co_await self.spawn_process(o);
       peer = co_await self.spawn(child, ponger);
     }
     int code = co_await pinger(self, opt, peer);

@@ -51,11 +51,12 @@ std::uint16_t listen_port(actor& self) {
   return 0;
 }
 
-// A child node that talks to us over TCP only.
-process_options tcp_child(std::vector<std::pair<std::string, std::string>> extra = {}) {
+// A child node that talks to us over TCP only; `env` must outlive the spawn call.
+using env_list = std::vector<std::pair<std::string, std::string>>;
+process_options tcp_child(env_list& env) {
+  env.emplace_back("TROUPE_TRANSPORTS", "tcp");
   process_options o;
-  o.env.emplace_back("TROUPE_TRANSPORTS", "tcp");
-  for (auto& e : extra) o.env.push_back(e);
+  o.env = env;
   return o;
 }
 
@@ -220,7 +221,8 @@ TEST_F(process_test, a_node_joined_over_tcp_runs_remote_actors_and_answers_by_na
   tcp_env env;
   std::string reply, by_name;
   run([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process(tcp_child());
+    env_list plain_env;
+    process p = co_await self.spawn_process(tcp_child(plain_env));
     actor_ref e = co_await self.spawn(p, tcp_echo);
     note n{"over tcp"};
     reply = (co_await self.request<note>(e, std::move(n), 10s))->text;
@@ -243,15 +245,15 @@ TEST_F(process_test, a_node_with_the_wrong_secret_is_refused) {
   std::string after;
   run([&](actor& self) -> task<void> {
     try {
-      process_options wrong = tcp_child();
-      wrong.env.emplace_back("TROUPE_COOKIE", "not-the-secret");
-      process bad = co_await self.spawn_process(std::move(wrong));
+      env_list env{{"TROUPE_COOKIE", "not-the-secret"}};
+      process bad = co_await self.spawn_process(tcp_child(env));
       (void)bad;
     } catch (const spawn_error& e) {
       error = e.what();
     }
     // The node goes on: a child with the right secret gets in.
-    process good = co_await self.spawn_process(tcp_child());
+    env_list plain_env;
+    process good = co_await self.spawn_process(tcp_child(plain_env));
     actor_ref e = co_await self.spawn(good, tcp_echo);
     note n{"fine"};
     after = (co_await self.request<note>(e, std::move(n), 10s))->text;
@@ -267,7 +269,8 @@ TEST_F(process_test, hostile_clients_are_dropped_and_the_node_keeps_serving) {
   std::string reply;
   std::uint64_t got_after_bad = 0;
   run([&](actor& self) -> task<void> {
-    process good = co_await self.spawn_process(tcp_child());
+    env_list plain_env;
+    process good = co_await self.spawn_process(tcp_child(plain_env));
     actor_ref e = co_await self.spawn(good, tcp_echo);
     std::uint16_t port = listen_port(self);
     actor_ref me = self.ref();
@@ -353,9 +356,8 @@ TEST_F(process_test, a_silent_peer_is_declared_down_by_heartbeat_and_a_cut_link_
   run([&](actor& self) -> task<void> {
     proxy px(listen_port(self));
     // The child joins through the proxy; it also listens itself.
-    process_options via_proxy = tcp_child();  // (g++ 12: no initializer lists inside co_await)
-    via_proxy.env.emplace_back("TROUPE_JOIN", "127.0.0.1:" + std::to_string(px.port()));
-    process p = co_await self.spawn_process(std::move(via_proxy));
+    env_list env{{"TROUPE_JOIN", "127.0.0.1:" + std::to_string(px.port())}};
+    process p = co_await self.spawn_process(tcp_child(env));
     actor_ref e = co_await self.spawn(p, tcp_echo);
     self.monitor(e);
     px.blackhole();  // nothing passes any more: only missing heartbeats can tell
@@ -378,9 +380,8 @@ TEST_F(process_test, a_cut_connection_gives_down_and_then_reconnects) {
   std::string after;
   run([&](actor& self) -> task<void> {
     proxy px(listen_port(self));
-    process_options via_proxy = tcp_child();  // (g++ 12: no initializer lists inside co_await)
-    via_proxy.env.emplace_back("TROUPE_JOIN", "127.0.0.1:" + std::to_string(px.port()));
-    process p = co_await self.spawn_process(std::move(via_proxy));
+    env_list env{{"TROUPE_JOIN", "127.0.0.1:" + std::to_string(px.port())}};
+    process p = co_await self.spawn_process(tcp_child(env));
     actor_ref e = co_await self.spawn(p, tcp_echo);
     self.monitor(e);
     px.cut();

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -20,9 +21,11 @@ namespace troupe {
 
 class actor;
 
-// Option structs hold no std::string: g++ 12 corrupts short strings inside
-// aggregate temporaries created in a co_await expression, which is where
-// `co_await self.spawn_process({.name = "w"})` creates this one.
+// Option structs are views: they own no memory (string_view, span), because
+// g++ 12 copies an aggregate temporary created inside a co_await expression
+// bit for bit and destroys both copies, so `co_await
+// self.spawn_process({.name = "w", ...})` would free an owned buffer twice
+// (and corrupt a short std::string). What they refer to is copied at once.
 struct process_options {
   /// Shown in logs and `down` reasons; "process-<pid>" when empty.
   std::string_view name;
@@ -31,7 +34,7 @@ struct process_options {
   /// children are terminated and the others are waited for (as Python does).
   bool daemon = false;
   /// Extra environment variables for the new process.
-  std::vector<std::pair<std::string, std::string>> env;
+  std::span<const std::pair<std::string, std::string>> env;
   /// How long to wait for the new process to join the cluster.
   std::chrono::steady_clock::duration start_timeout = std::chrono::seconds(30);
 };

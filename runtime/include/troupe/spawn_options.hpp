@@ -6,7 +6,7 @@
 
 namespace troupe {
 
-// No std::string members: see process_options.
+// A view, owning no memory: see process_options.
 struct spawn_options {
   /// Register the new actor under this name (empty: no name).
   std::string_view name;

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -47,8 +48,8 @@ struct pool_options {
   /// Tasks sent to a worker in one message.
   std::size_t batch = 256;
   /// Nodes (processes of this cluster, here or remote) that also host one
-  /// worker actor each.
-  std::vector<node_ref> nodes;
+  /// worker actor each. (A view, as process_options explains; copied at start.)
+  std::span<const node_ref> nodes;
 };
 
 namespace detail::pool_protocol {
@@ -136,7 +137,7 @@ struct pool_result_msg {
   }
 };
 
-task<void> pool_coordinator(actor& self, pool_options opts);
+task<void> pool_coordinator(actor& self, const pool_options& opts, const std::vector<node_ref>& nodes);
 task<void> pool_worker(actor& self, actor_ref coordinator, std::uint64_t maxtasks);
 
 template <class R>
@@ -166,6 +167,7 @@ TROUPE_MESSAGE_NAMED(troupe::detail::pool_result_msg, "troupe::pool_result");
 namespace troupe {
 
 class pool;
+class pool_starter;
 
 template <class R>
 class pool_future {
@@ -205,9 +207,10 @@ class pool_stream {
 
 class pool {
  public:
-  /// Starts the coordinator and the worker processes; use the pool from the
-  /// actor that started it.
-  static task<pool> start(actor& self, pool_options opts = {});
+  /// Starts the coordinator, which starts the worker processes; use the
+  /// pool from the actor that started it. (Awaitable for symmetry with the
+  /// rest; it completes at once.)
+  static pool_starter start(actor& self, const pool_options& opts = {});
 
   pool(const pool&) = delete;
   pool(pool&&) = default;
@@ -311,6 +314,17 @@ class pool {
   std::size_t processes_ = 0;
   std::uint64_t next_id_ = 0;
   std::unordered_map<std::uint64_t, detail::pool_protocol::result> arrived_;  // results nobody waited for yet
+};
+
+class [[nodiscard]] pool_starter {
+ public:
+  explicit pool_starter(pool p) : p_(std::move(p)) {}
+  bool await_ready() const noexcept { return true; }
+  void await_suspend(std::coroutine_handle<>) const noexcept {}
+  pool await_resume() { return std::move(*p_); }
+
+ private:
+  std::optional<pool> p_;
 };
 
 template <class R>
