@@ -140,8 +140,8 @@ class tcp_link final : public link, public std::enable_shared_from_this<tcp_link
   void on_proof(const hs_msg& m);
   void reject(const std::string& why);
   void write_raw(std::shared_ptr<std::vector<std::byte>> bytes);
-  void read_header();
-  void read_payload(const frame_header& h);
+  void read_more();
+  void parse();
   void on_frame(const frame_header& h, std::span<const std::byte> payload);
   void queue_frame(const frame_header& h, std::span<const std::byte> payload);
   void write_next();
@@ -157,13 +157,16 @@ class tcp_link final : public link, public std::enable_shared_from_this<tcp_link
   std::array<std::byte, 32> my_nonce_{}, peer_nonce_{};
   bool got_hello_ = false;
   std::array<std::byte, hs_msg::size> hs_buf_{};
-  std::array<std::byte, frame_header::size> hdr_{};
-  detail::byte_buffer payload_;
-  std::deque<detail::byte_buffer> queue_;
+  // Reading: as much as the socket has, into `in_`; complete frames are
+  // delivered from there, a partial one waits for the rest.
+  detail::byte_buffer in_;
+  std::size_t in_start_ = 0;
+  // Writing: frames accumulate in `pending_` while `out_` is being written,
+  // so each write takes everything queued since the last one.
+  detail::byte_buffer out_, pending_;
   std::size_t queued_ = 0;
-  std::size_t writing_ = 0;  // frames in the write under way
+  bool writing_ = false;
   bool was_congested_ = false;
-  std::vector<asio::const_buffer> gather_;
   asio::steady_timer timer_;
   clk::time_point last_rx_ = clk::now();
 };
@@ -316,7 +319,7 @@ void tcp_link::on_proof(const hs_msg& m) {
   timer_.cancel();
   last_rx_ = clk::now();
   t_.link_ready(shared_from_this());
-  read_header();
+  read_more();
   heartbeat();
 }
 
@@ -343,7 +346,7 @@ void tcp_link::fail(const std::string& reason) {
   timer_.cancel();
   sock_.shutdown(tcp::socket::shutdown_both, ec);
   sock_.close(ec);
-  queue_.clear();
+  pending_.clear();
   queued_ = 0;
   t_.forget(this);
   if (t_.stopped()) return;
@@ -364,38 +367,53 @@ void tcp_link::fail(const std::string& reason) {
 
 // --- link: frames --------------------------------------------------------------
 
-void tcp_link::read_header() {
-  asio::async_read(sock_, asio::buffer(hdr_), [self = shared_from_this()](std::error_code ec, std::size_t) {
-    if (self->state_ != state::up) return;
-    if (ec) return self->fail(ec == asio::error::eof ? "peer closed the connection" : "read failed: " + ec.message());
-    self->last_rx_ = clk::now();
-    frame_header h;
-    try {
-      h = decode_header(self->hdr_, self->t_.host().limits());
-    } catch (const frame_error& e) {
-      return self->fail(std::string("bad frame: ") + e.what());
-    }
-    if (h.payload_size == 0) {
-      self->on_frame(h, {});
-      if (self->state_ == state::up) self->read_header();
-    } else {
-      self->read_payload(h);
-    }
-  });
+void tcp_link::read_more() {
+  constexpr std::size_t chunk = 256 * 1024;
+  // Keep the unparsed tail at the front, then make room to read into.
+  if (in_start_ > 0) {
+    std::size_t left = in_.size() - in_start_;
+    if (left) std::memmove(in_.data(), in_.data() + in_start_, left);
+    in_.resize(left);
+    in_start_ = 0;
+  }
+  std::size_t have = in_.size();
+  in_.resize(have + chunk);
+  sock_.async_read_some(asio::buffer(in_.data() + have, chunk),
+                        [self = shared_from_this(), have](std::error_code ec, std::size_t n) {
+                          if (self->state_ != state::up) return;
+                          self->in_.resize(have + (ec ? 0 : n));
+                          if (ec)
+                            return self->fail(ec == asio::error::eof ? "peer closed the connection"
+                                                                     : "read failed: " + ec.message());
+                          self->last_rx_ = clk::now();
+                          self->parse();
+                          if (self->state_ == state::up) self->read_more();
+                        });
 }
 
-void tcp_link::read_payload(const frame_header& h) {
-  payload_.resize(h.payload_size);
-  asio::async_read(sock_, asio::buffer(payload_.data(), payload_.size()),
-                   [self = shared_from_this(), h](std::error_code ec, std::size_t) {
-                     if (self->state_ != state::up) return;
-                     if (ec) return self->fail("connection lost in the middle of a frame: " + ec.message());
-                     self->last_rx_ = clk::now();
-                     self->on_frame(h, self->payload_.span());
-                     self->payload_.clear();
-                     self->payload_.shrink_if_above(std::size_t{16} << 20);
-                     if (self->state_ == state::up) self->read_header();
-                   });
+void tcp_link::parse() {
+  while (state_ == state::up) {
+    std::span<const std::byte> rest = in_.span().subspan(in_start_);
+    if (rest.size() < frame_header::size) break;
+    frame_header h;
+    try {
+      h = decode_header(rest, t_.host().limits());
+    } catch (const frame_error& e) {
+      return fail(std::string("bad frame: ") + e.what());
+    }
+    std::size_t total = frame_header::size + h.payload_size;
+    if (rest.size() < total) {
+      in_.reserve(in_start_ + total + 256 * 1024);  // a big frame: room for all of it
+      break;
+    }
+    on_frame(h, rest.subspan(frame_header::size, h.payload_size));
+    in_start_ += total;
+  }
+  if (in_start_ == in_.size()) {
+    in_.clear();
+    in_start_ = 0;
+    in_.shrink_if_above(std::size_t{16} << 20);
+  }
 }
 
 void tcp_link::on_frame(const frame_header& h, std::span<const std::byte> payload) {
@@ -428,12 +446,9 @@ bool tcp_link::congested() const noexcept { return queued_ > t_.options().send_q
 link::send_result tcp_link::send(std::span<const std::byte, frame_header::size> header,
                                  std::span<const std::byte> payload) {
   if (state_ != state::up) return send_result::closed;
-  detail::byte_buffer b;
-  b.reserve(header.size() + payload.size());
-  b.append(header.data(), header.size());
-  b.append(payload.data(), payload.size());
-  queued_ += b.size();
-  queue_.push_back(std::move(b));
+  pending_.append(header.data(), header.size());
+  pending_.append(payload.data(), payload.size());
+  queued_ += header.size() + payload.size();
   if (!writing_) write_next();
   if (congested()) {
     was_congested_ = true;
@@ -448,21 +463,21 @@ void tcp_link::queue_frame(const frame_header& h, std::span<const std::byte> pay
   send(hb, payload);
 }
 
-// Writes what is queued, up to 256 frames in one gathered write.
+// Writes everything queued so far in one write; what is sent meanwhile
+// waits for the next.
 void tcp_link::write_next() {
-  if (queue_.empty() || state_ != state::up) return;
-  gather_.clear();
-  std::size_t n = std::min<std::size_t>(queue_.size(), 256);
-  for (std::size_t i = 0; i < n; ++i) gather_.push_back(asio::buffer(queue_[i].data(), queue_[i].size()));
-  writing_ = n;
-  asio::async_write(sock_, gather_, [self = shared_from_this()](std::error_code ec, std::size_t) {
+  if (pending_.empty() || state_ != state::up) return;
+  std::swap(out_, pending_);
+  pending_.clear();
+  writing_ = true;
+  asio::async_write(sock_, asio::buffer(out_.data(), out_.size()), [self = shared_from_this()](std::error_code ec,
+                                                                                                 std::size_t) {
     if (self->state_ != state::up) return;
     if (ec) return self->fail("write failed: " + ec.message());
-    for (std::size_t i = 0; i < self->writing_; ++i) {
-      self->queued_ -= self->queue_.front().size();
-      self->queue_.pop_front();
-    }
-    self->writing_ = 0;
+    self->queued_ -= self->out_.size();
+    self->out_.clear();
+    self->out_.shrink_if_above(std::size_t{16} << 20);
+    self->writing_ = false;
     if (self->was_congested_ && self->queued_ <= self->t_.options().send_queue_bytes / 2) {
       self->was_congested_ = false;
       self->t_.host().link_writable(*self);
