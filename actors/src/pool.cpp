@@ -184,7 +184,9 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
       if (it == workers.end()) continue;
       // Its unfinished jobs run again elsewhere, unless they used up their tries.
       bool crashed = d->reason != exit_reason::normal;
-      for (std::uint64_t id : it->second.in_flight) {
+      // (in reverse, so that push_front keeps their order)
+      for (auto rit = it->second.in_flight.rbegin(); rit != it->second.in_flight.rend(); ++rit) {
+        std::uint64_t id = *rit;
         auto j = jobs.find(id);
         if (j == jobs.end()) continue;
         if (!crashed) --j->second.attempts;  // a retiring worker did not fail it
@@ -254,6 +256,8 @@ pool_starter pool::start(actor& self, const pool_options& given) {
   opts.nodes = {};
   if (opts.processes == 0 && nodes.empty()) opts.processes = std::max(1u, std::thread::hardware_concurrency());
   if (opts.batch == 0) opts.batch = 1;
+  // A worker retires after maxtasksperchild tasks: never send it more at once.
+  if (opts.maxtasksperchild) opts.batch = std::min(opts.batch, opts.maxtasksperchild);
   std::size_t n = opts.processes + nodes.size();
   actor_ref c = self.spawn(detail::pool_coordinator, opts, std::move(nodes));
   return pool_starter(pool(c, n));
@@ -265,8 +269,16 @@ std::uint64_t pool::fn_id(const void* fn) {
   return f->id;
 }
 
+namespace {
+// Task ids are unique in the process, and results that arrive for a task
+// nobody waits for yet are kept per process: an actor may use several
+// pools, and their results share its mailbox.
+thread_local std::uint64_t last_task_id = 0;
+thread_local std::unordered_map<std::uint64_t, detail::pool_protocol::result> arrived_;
+}  // namespace
+
 std::uint64_t pool::submit(actor& self, std::uint64_t fn, std::uint8_t kind, std::vector<char> input) {
-  std::uint64_t id = ++next_id_;
+  std::uint64_t id = ++last_task_id;
   detail::pool_protocol::submit s;
   s.work.id = id;
   s.work.fn = fn;

@@ -41,9 +41,10 @@ struct network_settings {
   std::string secret;
 };
 
-network_settings read_network_settings(const std::vector<std::string>& args) {
+network_settings read_network_settings(const std::vector<std::string>& args, bool worker) {
   network_settings s;
   auto flag = [&](const char* name) -> std::optional<std::string> {
+    if (worker) return std::nullopt;  // a child inherits the command line; its parent's settings are in its environment
     std::string eq = std::string(name) + "=";
     for (std::size_t i = 1; i < args.size(); ++i) {
       if (args[i] == name && i + 1 < args.size()) return args[i + 1];
@@ -141,7 +142,7 @@ int run_worker(std::vector<std::string> args, const detail::worker_environment& 
   opts.id = w.node;
   opts.cluster = w.cluster;
   opts.root = w.root_node;
-  network_settings net = read_network_settings(args);
+  network_settings net = read_network_settings(args, true);
   node n(opts);
   if (!add_default_transports(n, net, true)) return 1;
   n.enable_processes(std::move(args));
@@ -198,7 +199,7 @@ int run_worker(std::vector<std::string> args, const detail::worker_environment& 
 int run_as_root(std::vector<std::string> args, root_function& root, node_options opts, int& signal_received) {
   network_settings net;
   try {
-    net = read_network_settings(args);
+    net = read_network_settings(args, false);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "troupe: %s\n", e.what());
     return 2;

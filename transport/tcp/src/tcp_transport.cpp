@@ -153,6 +153,7 @@ class tcp_link final : public link, public std::enable_shared_from_this<tcp_link
   node_id expected_;
   std::string where_;
   node_id peer_ = 0;
+  std::optional<tcp_endpoint> peer_address_;
   state state_ = state::handshaking;
   std::array<std::byte, 32> my_nonce_{}, peer_nonce_{};
   bool got_hello_ = false;
@@ -296,7 +297,7 @@ void tcp_link::on_hello(const hs_msg& m) {
       auto ep = sock_.remote_endpoint(ec);
       if (!ec) host = ep.address().to_string();
     }
-    t_.learned(peer_, tcp_endpoint{host, m.listen_port});
+    peer_address_ = tcp_endpoint{host, m.listen_port};  // trusted once the proof checks out
   }
   hs_msg p;
   p.type = hs_proof;
@@ -318,6 +319,7 @@ void tcp_link::on_proof(const hs_msg& m) {
   state_ = state::up;
   timer_.cancel();
   last_rx_ = clk::now();
+  if (peer_address_) t_.learned(peer_, *peer_address_);
   t_.link_ready(shared_from_this());
   read_more();
   heartbeat();
@@ -429,7 +431,9 @@ void tcp_link::on_frame(const frame_header& h, std::span<const std::byte> payloa
       std::size_t len = std::to_integer<std::size_t>(payload[at + 10]);
       if (at + 11 + len > payload.size()) break;
       std::string host(reinterpret_cast<const char*>(payload.data() + at + 11), len);
-      if (n && n != t_.host().local_node() && port) t_.learned(n, tcp_endpoint{host, port});
+      // Where the sender itself listens is known better from the connection
+      // (it may have announced a wildcard address).
+      if (n && n != t_.host().local_node() && n != peer_ && port) t_.learned(n, tcp_endpoint{host, port});
       at += 11 + len;
     }
     return;

@@ -312,8 +312,6 @@ class pool {
 
   actor_ref coordinator_;
   std::size_t processes_ = 0;
-  std::uint64_t next_id_ = 0;
-  std::unordered_map<std::uint64_t, detail::pool_protocol::result> arrived_;  // results nobody waited for yet
 };
 
 class [[nodiscard]] pool_starter {

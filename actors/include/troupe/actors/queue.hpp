@@ -256,15 +256,16 @@ class queue {
  protected:
   task<void> put_for(actor& self, T value, duration timeout) {
     detail::queue_protocol::put<T> p{std::move(value), detail::timeout_ns(timeout)};
-    auto r = co_await self.request<detail::queue_protocol::put_reply>(
-        actor_, std::move(p), timeout == duration::max() ? duration::max() : timeout + detail::answer_grace);
+    // (computed outside the co_await: g++ 12 evaluates both arms of a ?: there)
+    duration wait = timeout == duration::max() ? duration::max() : timeout + detail::answer_grace;
+    auto r = co_await self.request<detail::queue_protocol::put_reply>(actor_, std::move(p), wait);
     if (r->status == 1) throw queue_full("queue is full");
     if (r->status == 2) throw queue_closed("queue is closed");
   }
   task<std::optional<T>> get_for(actor& self, duration timeout) {
     detail::queue_protocol::get g{detail::timeout_ns(timeout)};
-    auto r = co_await self.request<detail::queue_protocol::item<T>>(
-        actor_, g, timeout == duration::max() ? duration::max() : timeout + detail::answer_grace);
+    duration wait = timeout == duration::max() ? duration::max() : timeout + detail::answer_grace;
+    auto r = co_await self.request<detail::queue_protocol::item<T>>(actor_, g, wait);
     if (r->status == 2) throw queue_closed("queue is closed and empty");
     if (r->status == 1) co_return std::nullopt;
     co_return std::move(r->value);
