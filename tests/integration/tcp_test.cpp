@@ -197,6 +197,7 @@ class proxy {
     auto buf = std::make_shared<std::array<char, 65536>>();
     from->async_read_some(asio::buffer(*buf), [=, this](std::error_code ec, std::size_t n) {
       if (ec) {
+        if (blackhole_) return;  // a black hole passes nothing, not even the end of a connection
         std::error_code e;
         to->close(e);
         return;
