@@ -1,12 +1,48 @@
 #include <troupe/actors/pool.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <unordered_set>
 
 namespace troupe {
 namespace detail {
 
 namespace pp = pool_protocol;
+
+// Packing of job batches and outcomes (host byte order: the peers'
+// wire_format agreed on it in their handshake).
+template <class T>
+void put(std::vector<char>& w, T v) {
+  const char* p = reinterpret_cast<const char*>(&v);
+  w.insert(w.end(), p, p + sizeof v);
+}
+
+struct reader {
+  const std::vector<char>& w;
+  std::size_t at = 0;
+  template <class T>
+  bool get(T& v) {
+    if (w.size() - at < sizeof v) return false;
+    std::memcpy(&v, w.data() + at, sizeof v);
+    at += sizeof v;
+    return true;
+  }
+  bool bytes(std::uint32_t n, std::span<const std::byte>& out) {
+    if (w.size() - at < n) return false;
+    out = std::span(reinterpret_cast<const std::byte*>(w.data() + at), n);
+    at += n;
+    return true;
+  }
+  bool done() const { return at == w.size(); }
+};
+
+void put_outcome(std::vector<char>& w, std::uint64_t id, bool ok, std::span<const std::byte> bytes) {
+  put(w, id);
+  put<std::uint8_t>(w, ok ? 1 : 0);
+  put(w, static_cast<std::uint32_t>(bytes.size()));
+  const char* p = reinterpret_cast<const char*>(bytes.data());
+  w.insert(w.end(), p, p + bytes.size());
+}
 
 // A worker: takes batches of jobs, runs each, answers with their outcomes.
 task<void> pool_worker(actor& self, actor_ref coordinator, std::uint64_t maxtasks) {
@@ -16,35 +52,40 @@ task<void> pool_worker(actor& self, actor_ref coordinator, std::uint64_t maxtask
   for (;;) {
     auto batch = co_await self.receive<pp::jobs>();
     pp::outcomes results;
-    results.list.reserve(batch->list.size());
-    for (pp::job& j : batch->list) {
-      pp::outcome o;
-      o.id = j.id;
+    results.wire.reserve(batch->wire.size());
+    reader r{batch->wire};
+    std::size_t count = 0;
+    while (!r.done()) {
+      std::uint64_t id = 0, fn = 0;
+      std::uint8_t kind = 0;
+      std::uint32_t size = 0;
+      std::span<const std::byte> input;
+      if (!r.get(id) || !r.get(fn) || !r.get(kind) || !r.get(size) || !r.bytes(size, input)) {
+        TROUPE_LOG(error) << "pool worker: garbled batch of jobs dropped";
+        break;
+      }
+      ++count;
       out.clear();
       try {
-        const task_function* f = find_task_function(j.fn);
-        if (!f) throw pool_task_error("no task function with id " + std::to_string(j.fn) +
+        const task_function* f = find_task_function(fn);
+        if (!f) throw pool_task_error("no task function with id " + std::to_string(fn) +
                                       " is registered (TROUPE_TASK) in this program");
-        auto input = std::span(reinterpret_cast<const std::byte*>(j.input.data()), j.input.size());
-        if (j.kind == pp::map) {
+        if (kind == pp::map) {
           if (!f->map) throw pool_task_error("task function " + f->name + " does not take one argument");
           f->map(f->fn, input, out);
         } else {
           f->apply(f->fn, input, out);
         }
-        o.output.assign(reinterpret_cast<const char*>(out.data()), reinterpret_cast<const char*>(out.data()) + out.size());
+        put_outcome(results.wire, id, true, out.span());
       } catch (const std::exception& e) {
-        o.ok = false;
         std::string what = e.what();
-        o.output.assign(what.begin(), what.end());
+        put_outcome(results.wire, id, false, std::as_bytes(std::span(what.data(), what.size())));
       } catch (...) {
-        o.ok = false;
         std::string what = "task raised an exception of unknown type";
-        o.output.assign(what.begin(), what.end());
+        put_outcome(results.wire, id, false, std::as_bytes(std::span(what.data(), what.size())));
       }
-      results.list.push_back(std::move(o));
     }
-    done += batch->list.size();
+    done += count;
     self.send(coordinator, std::move(results));
     if (maxtasks && done >= maxtasks) co_return;  // retire; the coordinator starts a fresh one
   }
@@ -62,7 +103,7 @@ struct entry {
 struct worker_state {
   process proc;  // the worker's own process; empty for workers on other nodes
   bool ready = false;
-  std::vector<std::uint64_t> in_flight;
+  std::deque<std::uint64_t> in_flight;  // in the order sent; outcomes come back in that order
 };
 
 }  // namespace
@@ -112,16 +153,23 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
       if (!w.ready) continue;
       while (!pending.empty() && w.in_flight.size() < cap) {
         pp::jobs batch;
-        while (!pending.empty() && batch.list.size() < opts.batch && w.in_flight.size() < cap) {
+        std::size_t n = 0;
+        while (!pending.empty() && n < opts.batch && w.in_flight.size() < cap) {
           std::uint64_t id = pending.front();
           pending.pop_front();
           auto it = jobs.find(id);
           if (it == jobs.end()) continue;
           ++it->second.attempts;
-          batch.list.push_back(it->second.work);
+          const pp::job& j = it->second.work;
+          put(batch.wire, j.id);
+          put(batch.wire, j.fn);
+          put(batch.wire, j.kind);
+          put(batch.wire, static_cast<std::uint32_t>(j.input.size()));
+          batch.wire.insert(batch.wire.end(), j.input.begin(), j.input.end());
           w.in_flight.push_back(id);
+          ++n;
         }
-        if (!batch.list.empty()) self.send(ref, std::move(batch));
+        if (n) self.send(ref, std::move(batch));
       }
     }
   };
@@ -170,9 +218,25 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
       dispatch();
     } else if (auto* o = m.get_if<pp::outcomes>()) {
       auto it = workers.find(m.sender());
-      for (pp::outcome& x : o->list) {
-        if (it != workers.end()) std::erase(it->second.in_flight, x.id);
-        finish(x.id, x.ok, std::move(x.output));
+      reader r{o->wire};
+      while (!r.done()) {
+        std::uint64_t id = 0;
+        std::uint8_t ok = 0;
+        std::uint32_t size = 0;
+        std::span<const std::byte> bytes;
+        if (!r.get(id) || !r.get(ok) || !r.get(size) || !r.bytes(size, bytes)) {
+          TROUPE_LOG(error) << "pool: garbled outcomes from " << m.sender() << " dropped";
+          break;
+        }
+        if (it != workers.end()) {
+          auto& f = it->second.in_flight;
+          if (!f.empty() && f.front() == id)
+            f.pop_front();
+          else if (auto pos = std::find(f.begin(), f.end(), id); pos != f.end())
+            f.erase(pos);
+        }
+        const char* p = reinterpret_cast<const char*>(bytes.data());
+        finish(id, ok != 0, std::vector<char>(p, p + bytes.size()));
       }
       dispatch();
       if (maybe_joined() && workers.empty()) {

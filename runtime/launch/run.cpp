@@ -13,6 +13,7 @@
 
 #include <asio/signal_set.hpp>
 #include <csignal>
+#include <malloc.h>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -262,7 +263,19 @@ bool is_worker_process() noexcept {
   return role && std::string_view(role) == "worker";
 }
 
+// Messages of hundreds of KiB (pool chunks, files) would otherwise be
+// mapped and unmapped by malloc one by one, each page faulted in afresh:
+// keep blocks up to 64 MiB on the heap. TROUPE_MALLOC_TUNING=0 leaves
+// glibc's defaults; so do explicit MALLOC_* settings.
+void tune_malloc() {
+  const char* v = std::getenv("TROUPE_MALLOC_TUNING");
+  if ((v && std::string_view(v) == "0") || std::getenv("MALLOC_MMAP_THRESHOLD_")) return;
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 128 << 20);
+}
+
 int run_root(int argc, char** argv, root_function root, node_options opts) {
+  tune_malloc();
   std::vector<std::string> args(argv, argv + argc);
   int signal_received = 0;
   int code;

@@ -66,11 +66,13 @@ struct job {
     ar & id & fn & kind & input;
   }
 };
+/// A batch of jobs, packed by hand (one Boost object per batch, not per
+/// job): per job u64 id, u64 function, u8 kind, u32 size, input bytes.
 struct jobs {
-  std::vector<job> list;
+  std::vector<char> wire;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar & list;
+    ar & wire;
   }
 };
 struct outcome {
@@ -82,11 +84,12 @@ struct outcome {
     ar & id & ok & output;
   }
 };
+/// Their outcomes, packed the same way: u64 id, u8 ok, u32 size, bytes.
 struct outcomes {
-  std::vector<outcome> list;
+  std::vector<char> wire;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar & list;
+    ar & wire;
   }
 };
 struct hello {};
