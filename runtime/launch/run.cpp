@@ -286,8 +286,12 @@ int run_root(int argc, char** argv, root_function root, node_options opts) {
   else if (!root) {
     std::fprintf(stderr, "troupe::run: no root actor given, and this process was not started by spawn_process\n");
     return 2;
-  } else
+  } else {
     code = run_as_root(std::move(args), root, opts, signal_received);
+    // A descendant killed in the middle of setting up a link can leave a
+    // segment name behind; the root removes those of dead processes as it ends.
+    cleanup_stale_segments();
+  }
   if (signal_received) reraise(signal_received);
   return code;
 }
