@@ -1,5 +1,6 @@
 // TCP figures: troupe nodes in two processes over loopback, and the bare
-// limit measured in the same run: length-prefixed 64-byte frames between
+// limit measured in the same run: 64-byte messages with a 4-byte length
+// prefix (68-byte frames) between
 // two forked processes over plain sockets, with batched writes.
 #include "bench.hpp"
 

@@ -7,7 +7,8 @@
 // HMAC-SHA256 over both challenges and both node ids. A peer that fails
 // gets no frame delivered and is disconnected with a logged reason; so is
 // a peer whose serialization format would misread ours. After that, frames
-// flow both ways in the common format, written in gathered batches;
+// flow both ways in the common format, everything queued written in one go
+// and read many frames at a time;
 // heartbeats detect a dead or silent peer. docs/protocol.md describes the
 // bytes exactly.
 #pragma once
