@@ -340,3 +340,24 @@ TEST_F(process_test, supervisor_restarts_a_failing_child_in_another_process) {
   EXPECT_EQ(sup_down->reason, exit_reason::error);
   EXPECT_NE(sup_down->detail.find("crashed on purpose"), std::string::npos) << sup_down->detail;
 }
+
+namespace {
+bool is_even(int x) { return x % 2 == 0; }
+TROUPE_TASK(is_even);
+}  // namespace
+
+TEST_F(process_test, pool_futures_and_streams_work_for_bool_results_and_outlive_a_moved_pool) {
+  std::vector<bool> got;
+  bool future_value = false;
+  run([&](actor& self) -> task<void> {
+    pool first = co_await pool::start(self, {.processes = 1});
+    auto f = first.apply_async(self, is_even, 4);
+    pool p = std::move(first);  // the future does not point into the pool
+    future_value = co_await f.get(self);
+    std::vector<int> xs{1, 2, 3, 4};
+    got = co_await p.map(self, is_even, xs);
+    p.terminate(self);
+  });
+  EXPECT_TRUE(future_value);
+  EXPECT_EQ(got, (std::vector<bool>{false, true, false, true}));
+}

@@ -175,22 +175,23 @@ class pool_starter;
 template <class R>
 class pool_future {
  public:
-  pool_future(pool& p, std::uint64_t id) : pool_(&p), id_(id) {}
+  pool_future(pool&, std::uint64_t id) : id_(id) {}
   /// Waits for the result; throws pool_task_error if the task failed.
   task<R> get(actor& self);
   std::uint64_t id() const noexcept { return id_; }
 
  private:
-  pool* pool_;
   std::uint64_t id_;
 };
 
 /// Results of imap (in order) or imap_unordered (as they come).
 template <class R>
 class pool_stream {
+  static_assert(!std::is_void_v<R>, "map and imap need a function that returns a value; use apply_async for void ones");
+
  public:
-  pool_stream(pool& p, std::vector<std::uint64_t> ids, std::vector<std::size_t> sizes, bool ordered)
-      : pool_(&p), ids_(std::move(ids)), sizes_(std::move(sizes)), ordered_(ordered) {}
+  pool_stream(pool&, std::vector<std::uint64_t> ids, std::vector<std::size_t> sizes, bool ordered)
+      : ids_(std::move(ids)), sizes_(std::move(sizes)), ordered_(ordered) {}
   /// The next result, or empty when all came.
   task<std::optional<R>> next(actor& self);
   /// Appends the next chunk's results to `out` (map takes whole chunks);
@@ -198,7 +199,6 @@ class pool_stream {
   task<bool> append_chunk(actor& self, std::vector<R>& out);
 
  private:
-  pool* pool_;
   std::vector<std::uint64_t> ids_;      // one per chunk
   std::vector<std::size_t> sizes_;      // items per chunk
   bool ordered_;
@@ -281,10 +281,12 @@ class pool {
   pool(actor_ref c, std::size_t n) : coordinator_(c), processes_(n) {}
   static std::uint64_t fn_id(const void* fn);
   std::uint64_t submit(actor& self, std::uint64_t fn, std::uint8_t kind, std::vector<char> input);
-  /// Waits for the result of task `id` (results of others are kept).
-  task<detail::pool_protocol::result> wait(actor& self, std::uint64_t id);
+  /// Waits for the result of task `id` (results of others are kept, per
+  /// process: futures and streams need no pool, and outlive a moved one).
+  static task<detail::pool_protocol::result> wait(actor& self, std::uint64_t id);
   /// Waits for the result of any task in `ids`.
-  task<detail::pool_protocol::result> wait_any(actor& self, const std::unordered_map<std::uint64_t, std::size_t>& ids);
+  static task<detail::pool_protocol::result> wait_any(actor& self,
+                                                      const std::unordered_map<std::uint64_t, std::size_t>& ids);
 
   template <class R, class A, class Range>
   pool_stream<R> stream(actor& self, R (*fn)(A), const Range& items, std::size_t chunksize, bool ordered) {
@@ -330,7 +332,7 @@ class [[nodiscard]] pool_starter {
 
 template <class R>
 task<R> pool_future<R>::get(actor& self) {
-  detail::pool_protocol::result r = co_await pool_->wait(self, id_);
+  detail::pool_protocol::result r = co_await pool::wait(self, id_);
   if (!r.ok) throw pool_task_error(std::string(r.output.begin(), r.output.end()));
   co_return detail::decode_result<R>(r.output);
 }
@@ -338,7 +340,7 @@ task<R> pool_future<R>::get(actor& self) {
 template <class R>
 task<bool> pool_stream<R>::append_chunk(actor& self, std::vector<R>& out) {
   if (next_chunk_ == ids_.size()) co_return false;
-  detail::pool_protocol::result r = co_await pool_->wait(self, ids_[next_chunk_++]);
+  detail::pool_protocol::result r = co_await pool::wait(self, ids_[next_chunk_++]);
   if (!r.ok) throw pool_task_error(std::string(r.output.begin(), r.output.end()));
   if (out.empty()) {
     load_from(std::span(reinterpret_cast<const std::byte*>(r.output.data()), r.output.size()), out);
@@ -361,16 +363,16 @@ task<std::optional<R>> pool_stream<R>::next(actor& self) {
     detail::pool_protocol::result r;
     if (ordered_) {
       if (next_chunk_ == ids_.size()) co_return std::nullopt;
-      r = co_await pool_->wait(self, ids_[next_chunk_++]);
+      r = co_await pool::wait(self, ids_[next_chunk_++]);
     } else {
       if (pending_.empty()) co_return std::nullopt;
-      r = co_await pool_->wait_any(self, pending_);
+      r = co_await pool::wait_any(self, pending_);
       pending_.erase(r.id);
     }
     if (!r.ok) throw pool_task_error(std::string(r.output.begin(), r.output.end()));
     std::vector<detail::result_t<R>> chunk;
     load_from(std::span(reinterpret_cast<const std::byte*>(r.output.data()), r.output.size()), chunk);
-    for (auto& x : chunk) ready_.push_back(std::move(x));
+    for (auto&& x : chunk) ready_.push_back(std::move(x));
   }
   R v = std::move(ready_.front());
   ready_.pop_front();

@@ -63,12 +63,12 @@ void map_task(const void* fn, std::span<const std::byte> bytes, byte_buffer& out
   load_from(bytes, in);
   std::vector<result_t<R>> results;
   results.reserve(in.size());
-  for (auto& x : in) {
+  for (std::size_t i = 0; i < in.size(); ++i) {  // (by index: std::vector<bool> has no references)
     if constexpr (std::is_void_v<R>) {
-      f(std::move(x));
+      f(in[i]);
       results.emplace_back();
     } else {
-      results.push_back(f(std::move(x)));
+      results.push_back(f(in[i]));
     }
   }
   save_to(out, results);
