@@ -165,7 +165,8 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
           put(batch.wire, j.fn);
           put(batch.wire, j.kind);
           put(batch.wire, static_cast<std::uint32_t>(j.input.size()));
-          batch.wire.insert(batch.wire.end(), j.input.begin(), j.input.end());
+          const char* in = reinterpret_cast<const char*>(j.input.data());
+          batch.wire.insert(batch.wire.end(), in, in + j.input.size());
           w.in_flight.push_back(id);
           ++n;
         }
@@ -341,7 +342,7 @@ thread_local std::uint64_t last_task_id = 0;
 thread_local std::unordered_map<std::uint64_t, detail::pool_protocol::result> arrived_;
 }  // namespace
 
-std::uint64_t pool::submit(actor& self, std::uint64_t fn, std::uint8_t kind, std::vector<char> input) {
+std::uint64_t pool::submit(actor& self, std::uint64_t fn, std::uint8_t kind, detail::byte_buffer input) {
   std::uint64_t id = ++last_task_id;
   detail::pool_protocol::submit s;
   s.work.id = id;

@@ -164,8 +164,9 @@ class shm_link final : public link, public std::enable_shared_from_this<shm_link
  private:
   enum class state { handshaking, up, closed };
   struct pending_frame {
-    detail::byte_buffer buf;
-    std::size_t offset = 0;
+    detail::byte_buffer buf;  // what is left of the frame
+    std::size_t offset = 0;   // of it, already written
+    bool started = false;     // earlier chunks were written before it was queued
   };
 
   void watch_socket();
@@ -495,10 +496,35 @@ link::send_result shm_link::send(std::span<const std::byte, frame_header::size> 
       return send_result::ok;
     }
   }
+  // A frame larger than a record goes out in chunks; write what fits now
+  // straight from the caller's bytes, and copy only the rest.
+  std::size_t written = 0;
+  if (outbox_.empty() && total > writer_.max_record()) {
+    std::size_t chunk = writer_.max_record();
+    bool wrote = false;
+    while (written < total) {
+      std::size_t n = std::min(chunk, total - written);
+      if (written + n == total) break;  // the last chunk goes through the outbox path below
+      std::span<const std::byte> a, b;
+      if (written < header.size()) {
+        std::size_t from_header = std::min(n, header.size() - written);
+        a = std::span<const std::byte>(header).subspan(written, from_header);
+        b = payload.first(n - from_header);
+      } else {
+        a = payload.subspan(written - header.size(), n);
+      }
+      if (!writer_.try_write(written == 0 ? shm_detail::first : shm_detail::middle, a, b)) break;
+      written += n;
+      wrote = true;
+    }
+    if (wrote) publish();
+  }
   pending_frame f;
-  f.buf.reserve(total);
-  f.buf.append(header.data(), header.size());
-  f.buf.append(payload.data(), payload.size());
+  f.started = written > 0;
+  f.buf.reserve(total - written);
+  if (written < header.size()) f.buf.append(header.data() + written, header.size() - written);
+  std::size_t from_payload = written > header.size() ? written - header.size() : 0;
+  f.buf.append(payload.data() + from_payload, payload.size() - from_payload);
   outbox_.push_back(std::move(f));
   flush_outbox(false);  // no link_writable from inside send: the host is in the middle of sending
   if (outbox_.empty()) return send_result::ok;
@@ -515,12 +541,13 @@ bool shm_link::flush_outbox(bool notify) {
       std::span<const std::byte> all = f.buf.span();
       std::size_t left = all.size() - f.offset;
       bool ok;
-      if (f.offset == 0 && left <= writer_.max_record()) {
+      bool fresh = f.offset == 0 && !f.started;
+      if (fresh && left <= writer_.max_record()) {
         ok = writer_.try_write(shm_detail::whole, all);
         if (ok) f.offset = all.size();
       } else {
         std::size_t chunk = std::min(left, writer_.max_record());
-        record_kind kind = f.offset == 0 ? shm_detail::first : chunk == left ? shm_detail::last : shm_detail::middle;
+        record_kind kind = fresh ? shm_detail::first : chunk == left ? shm_detail::last : shm_detail::middle;
         ok = writer_.try_write(kind, all.subspan(f.offset, chunk));
         if (ok) f.offset += chunk;
       }

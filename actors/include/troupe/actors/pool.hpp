@@ -18,6 +18,7 @@
 #include <troupe/actors/task_registry.hpp>
 #include <troupe/troupe.hpp>
 
+#include <boost/serialization/split_member.hpp>
 #include <boost/serialization/vector.hpp>
 #include <chrono>
 #include <cstdint>
@@ -60,11 +61,21 @@ struct job {
   std::uint64_t id = 0;
   std::uint64_t fn = 0;
   std::uint8_t kind = apply;
-  std::vector<char> input;
+  byte_buffer input;  // the arguments, serialized once, by the caller
   template <class A>
-  void serialize(A& ar, unsigned) {
-    ar & id & fn & kind & input;
+  void save(A& ar, unsigned) const {
+    std::vector<char> bytes(reinterpret_cast<const char*>(input.data()),
+                            reinterpret_cast<const char*>(input.data()) + input.size());
+    ar << id << fn << kind << bytes;
   }
+  template <class A>
+  void load(A& ar, unsigned) {
+    std::vector<char> bytes;
+    ar >> id >> fn >> kind >> bytes;
+    input.clear();
+    input.append(bytes.data(), bytes.size());
+  }
+  BOOST_SERIALIZATION_SPLIT_MEMBER()
 };
 /// A batch of jobs, packed by hand (one Boost object per batch, not per
 /// job): per job u64 id, u64 function, u8 kind, u32 size, input bytes.
@@ -155,10 +166,10 @@ R decode_result(const std::vector<char>& bytes) {
 }
 
 template <class... A>
-std::vector<char> encode(const A&... a) {
+byte_buffer encode(const A&... a) {
   byte_buffer b;
   save_args(b, a...);
-  return std::vector<char>(reinterpret_cast<const char*>(b.data()), reinterpret_cast<const char*>(b.data()) + b.size());
+  return b;
 }
 
 }  // namespace detail
@@ -280,7 +291,7 @@ class pool {
 
   pool(actor_ref c, std::size_t n) : coordinator_(c), processes_(n) {}
   static std::uint64_t fn_id(const void* fn);
-  std::uint64_t submit(actor& self, std::uint64_t fn, std::uint8_t kind, std::vector<char> input);
+  std::uint64_t submit(actor& self, std::uint64_t fn, std::uint8_t kind, detail::byte_buffer input);
   /// Waits for the result of task `id` (results of others are kept, per
   /// process: futures and streams need no pool, and outlive a moved one).
   static task<detail::pool_protocol::result> wait(actor& self, std::uint64_t id);
@@ -301,9 +312,7 @@ class pool {
       detail::byte_buffer b;
       save_to(b, chunk);
       sizes.push_back(chunk.size());
-      ids.push_back(submit(self, id, detail::pool_protocol::map,
-                           std::vector<char>(reinterpret_cast<const char*>(b.data()),
-                                             reinterpret_cast<const char*>(b.data()) + b.size())));
+      ids.push_back(submit(self, id, detail::pool_protocol::map, std::move(b)));
       chunk.clear();
     };
     chunk.reserve(std::min(chunksize, total));

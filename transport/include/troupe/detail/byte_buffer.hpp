@@ -27,7 +27,7 @@ class byte_buffer {
   void clear() noexcept { size_ = 0; }
   void reserve(std::size_t n) {
     if (n <= capacity_) return;
-    std::size_t cap = capacity_ ? capacity_ : 256;
+    std::size_t cap = capacity_ ? capacity_ : 64;
     while (cap < n) cap *= 2;
     std::unique_ptr<std::byte[]> fresh(new std::byte[cap]);
     if (size_) std::memcpy(fresh.get(), data_.get(), size_);
