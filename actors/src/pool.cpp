@@ -12,13 +12,12 @@ namespace pp = pool_protocol;
 // Packing of job batches and outcomes (host byte order: the peers'
 // wire_format agreed on it in their handshake).
 template <class T>
-void put(std::vector<char>& w, T v) {
-  const char* p = reinterpret_cast<const char*>(&v);
-  w.insert(w.end(), p, p + sizeof v);
+void put(byte_buffer& w, T v) {
+  w.append(&v, sizeof v);
 }
 
 struct reader {
-  const std::vector<char>& w;
+  const byte_buffer& w;
   std::size_t at = 0;
   template <class T>
   bool get(T& v) {
@@ -36,23 +35,21 @@ struct reader {
   bool done() const { return at == w.size(); }
 };
 
-void put_outcome(std::vector<char>& w, std::uint64_t id, bool ok, std::span<const std::byte> bytes) {
+void put_outcome(byte_buffer& w, std::uint64_t id, bool ok, std::span<const std::byte> bytes) {
   put(w, id);
   put<std::uint8_t>(w, ok ? 1 : 0);
   put(w, static_cast<std::uint32_t>(bytes.size()));
-  const char* p = reinterpret_cast<const char*>(bytes.data());
-  w.insert(w.end(), p, p + bytes.size());
+  w.append(bytes.data(), bytes.size());
 }
 
 // A worker: takes batches of jobs, runs each, answers with their outcomes.
 task<void> pool_worker(actor& self, actor_ref coordinator, std::uint64_t maxtasks) {
   self.send(coordinator, pp::hello{});
   std::uint64_t done = 0;
-  byte_buffer out;
   for (;;) {
     auto batch = co_await self.receive<pp::jobs>();
     pp::outcomes results;
-    results.wire.reserve(batch->wire.size());
+    results.wire.reserve(batch->wire.size() + 64);
     reader r{batch->wire};
     std::size_t count = 0;
     while (!r.done()) {
@@ -65,22 +62,31 @@ task<void> pool_worker(actor& self, actor_ref coordinator, std::uint64_t maxtask
         break;
       }
       ++count;
-      out.clear();
+      // The result is written straight after its outcome header; its size
+      // is filled in afterwards (or the header rewritten for an error).
+      std::size_t at = results.wire.size();
       try {
         const task_function* f = find_task_function(fn);
         if (!f) throw pool_task_error("no task function with id " + std::to_string(fn) +
                                       " is registered (TROUPE_TASK) in this program");
+        put(results.wire, id);
+        put<std::uint8_t>(results.wire, 1);
+        put<std::uint32_t>(results.wire, 0);
+        std::size_t body = results.wire.size();
         if (kind == pp::map) {
           if (!f->map) throw pool_task_error("task function " + f->name + " does not take one argument");
-          f->map(f->fn, input, out);
+          f->map(f->fn, input, results.wire);
         } else {
-          f->apply(f->fn, input, out);
+          f->apply(f->fn, input, results.wire);
         }
-        put_outcome(results.wire, id, true, out.span());
+        auto size = static_cast<std::uint32_t>(results.wire.size() - body);
+        std::memcpy(results.wire.data() + body - sizeof size, &size, sizeof size);
       } catch (const std::exception& e) {
+        results.wire.resize(at);
         std::string what = e.what();
         put_outcome(results.wire, id, false, std::as_bytes(std::span(what.data(), what.size())));
       } catch (...) {
+        results.wire.resize(at);
         std::string what = "task raised an exception of unknown type";
         put_outcome(results.wire, id, false, std::as_bytes(std::span(what.data(), what.size())));
       }
@@ -165,8 +171,7 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
           put(batch.wire, j.fn);
           put(batch.wire, j.kind);
           put(batch.wire, static_cast<std::uint32_t>(j.input.size()));
-          const char* in = reinterpret_cast<const char*>(j.input.data());
-          batch.wire.insert(batch.wire.end(), in, in + j.input.size());
+          batch.wire.append(j.input.data(), j.input.size());
           w.in_flight.push_back(id);
           ++n;
         }

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <troupe/actors/task_registry.hpp>
+#include <troupe/detail/byte_buffer_serialization.hpp>
 #include <troupe/troupe.hpp>
 
 #include <boost/serialization/split_member.hpp>
@@ -24,6 +25,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <ranges>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -63,24 +65,14 @@ struct job {
   std::uint8_t kind = apply;
   byte_buffer input;  // the arguments, serialized once, by the caller
   template <class A>
-  void save(A& ar, unsigned) const {
-    std::vector<char> bytes(reinterpret_cast<const char*>(input.data()),
-                            reinterpret_cast<const char*>(input.data()) + input.size());
-    ar << id << fn << kind << bytes;
+  void serialize(A& ar, unsigned) {
+    ar & id & fn & kind & input;
   }
-  template <class A>
-  void load(A& ar, unsigned) {
-    std::vector<char> bytes;
-    ar >> id >> fn >> kind >> bytes;
-    input.clear();
-    input.append(bytes.data(), bytes.size());
-  }
-  BOOST_SERIALIZATION_SPLIT_MEMBER()
 };
 /// A batch of jobs, packed by hand (one Boost object per batch, not per
 /// job): per job u64 id, u64 function, u8 kind, u32 size, input bytes.
 struct jobs {
-  std::vector<char> wire;
+  byte_buffer wire;
   template <class A>
   void serialize(A& ar, unsigned) {
     ar & wire;
@@ -97,7 +89,7 @@ struct outcome {
 };
 /// Their outcomes, packed the same way: u64 id, u8 ok, u32 size, bytes.
 struct outcomes {
-  std::vector<char> wire;
+  byte_buffer wire;
   template <class A>
   void serialize(A& ar, unsigned) {
     ar & wire;
@@ -306,7 +298,30 @@ class pool {
     if (chunksize == 0) chunksize = std::max<std::size_t>(1, (total + 4 * processes_ - 1) / (4 * processes_));
     std::vector<std::uint64_t> ids;
     std::vector<std::size_t> sizes;
-    std::vector<std::decay_t<A>> chunk;
+    using item = std::decay_t<A>;
+    // Items of plain type in contiguous memory are written into the job as
+    // a Boost vector would be (count, then the bytes), without a copy of
+    // the chunk first.
+    if constexpr (std::ranges::contiguous_range<const Range&> &&
+                  std::is_same_v<std::ranges::range_value_t<const Range&>, item> &&
+                  std::is_arithmetic_v<item>) {
+      const item* p = std::ranges::data(items);
+      for (std::size_t at = 0; at < total; at += chunksize) {
+        std::size_t n = std::min(chunksize, total - at);
+        detail::byte_buffer b;
+        b.reserve(n * sizeof(item) + 16);
+        {
+          oarchive ar(b);
+          boost::serialization::collection_size_type count(n);
+          ar << count;
+          ar << boost::serialization::make_array(p + at, n);
+        }
+        sizes.push_back(n);
+        ids.push_back(submit(self, id, detail::pool_protocol::map, std::move(b)));
+      }
+      return pool_stream<R>(*this, std::move(ids), std::move(sizes), ordered);
+    }
+    std::vector<item> chunk;
     auto flush = [&] {
       if (chunk.empty()) return;
       detail::byte_buffer b;
