@@ -191,6 +191,7 @@ class shm_link final : public link, public std::enable_shared_from_this<shm_link
   bool reported_up_ = false;
 
   std::string own_name_;
+  std::string peer_segment_;  // the peer's segment, by name: unlinked by us too if the peer dies first
   std::unique_ptr<bi::mapped_region> own_region_;
   std::unique_ptr<bi::mapped_region> peer_region_;
   ring_reader reader_;
@@ -410,6 +411,7 @@ void shm_link::on_handshake(const hs_msg& m, int passed_fd) {
   peer_ = m.node;
   std::string name(m.segment, strnlen(m.segment, sizeof m.segment));
   if (name.rfind("troupe-", 0) != 0) return reject("bad segment name");
+  peer_segment_ = name;
   try {
     bi::shared_memory_object shm(bi::open_only, name.c_str(), bi::read_write);
     bi::offset_t size = 0;
@@ -463,6 +465,10 @@ void shm_link::fail(const std::string& reason) {
 
 void shm_link::release() noexcept {
   unlink_own_segment();
+  // The peer unlinks its segment once we have mapped it; if it died before,
+  // nobody else would (ENOENT when it did is fine).
+  if (!peer_segment_.empty()) bi::shared_memory_object::remove(peer_segment_.c_str());
+  peer_segment_.clear();
   if (sock_.is_open()) {
     std::error_code ec;
     sock_.close(ec);
