@@ -262,7 +262,8 @@ void node::enqueue(actor* a, detail::envelope* e) noexcept {
       return;
     }
   }
-  if ((e->flags & frame_flags::response) && a->awaiting_correlation_ == e->correlation && !a->early_reply_) {
+  if ((e->flags & frame_flags::response) && a->awaiting_correlation_ == e->correlation) {
+    if (a->early_reply_) a->early_reply_->type->destroy(a->early_reply_);  // a stale one
     a->early_reply_ = e;  // the requester has not suspended yet
     return;
   }
@@ -515,7 +516,8 @@ void node::run_ready() {
 // Every actor waits for a message and nothing could ever send one: no
 // timer, no wait on a process, no peer, no transport that expects one.
 void node::check_deadlock() {
-  if (!stopping_when_idle_ || live_ == 0 || !timers_.empty() || parked_ > 0 || shutting_down_) return;
+  // (never while an actor runs: it may be about to act on what just happened)
+  if (!stopping_when_idle_ || live_ == 0 || !timers_.empty() || parked_ > 0 || shutting_down_ || current_) return;
   if (router_ && router_->may_receive()) return;
   if (processes_ && processes_->alive() > 0) return;
   deadlocked_ = true;

@@ -101,7 +101,8 @@ std::optional<worker_environment> worker_environment::take() {
 struct process_manager::child {
   std::shared_ptr<process_state> state;
   std::unique_ptr<asio::posix::stream_descriptor> pidfd;
-  std::unique_ptr<asio::steady_timer> grace;  // explain_down fallback, or shutdown escalation
+  std::unique_ptr<asio::steady_timer> grace;    // shutdown escalation (SIGKILL)
+  std::unique_ptr<asio::steady_timer> explain;  // explain_down fallback
 };
 
 struct process_manager::parent_watch {
@@ -216,8 +217,9 @@ void process_manager::on_peer_up(node_id peer) {
 void process_manager::on_exit(const std::shared_ptr<child>& c) {
   process_state& s = *c->state;
   siginfo_t info{};
-  if (::waitid(P_PIDFD, static_cast<id_t>(c->pidfd->native_handle()), &info, WEXITED | WNOHANG) != 0 ||
-      info.si_pid == 0) {
+  int rc = ::waitid(P_PIDFD, static_cast<id_t>(c->pidfd->native_handle()), &info, WEXITED | WNOHANG);
+  bool reaped_elsewhere = rc != 0 && errno == ECHILD;  // (SIGCHLD ignored, or someone else's waitpid)
+  if (!reaped_elsewhere && (rc != 0 || info.si_pid == 0)) {
     // Not reapable yet (or already reaped elsewhere): look again shortly.
     std::weak_ptr<child> weak = c;
     c->pidfd->async_wait(asio::posix::descriptor_base::wait_read, [this, weak](std::error_code ec) {
@@ -228,13 +230,19 @@ void process_manager::on_exit(const std::shared_ptr<child>& c) {
     return;
   }
   s.exited = true;
-  s.exitcode = info.si_code == CLD_EXITED ? info.si_status : -info.si_status;
-  s.reason = "process " + s.name + " (pid " + std::to_string(s.pid) + ") " + describe_status(info);
+  if (reaped_elsewhere) {
+    s.exitcode = 0;
+    s.reason = "process " + s.name + " (pid " + std::to_string(s.pid) + ") ended (its status was collected elsewhere)";
+  } else {
+    s.exitcode = info.si_code == CLD_EXITED ? info.si_status : -info.si_status;
+    s.reason = "process " + s.name + " (pid " + std::to_string(s.pid) + ") " + describe_status(info);
+  }
   TROUPE_LOG(info) << s.reason;
   node_id id = s.node;
   std::error_code ec;
   c->pidfd->close(ec);
   if (c->grace) c->grace->cancel();
+  if (c->explain) c->explain->cancel();
   children_.erase(id);
   if (auto* r = node_.router()) r->peer_gone(id, s.reason);
   node_.names_of_node_gone(id);
@@ -249,9 +257,9 @@ bool process_manager::explain_down(node_id peer, const std::string& reason) {
   auto c = it->second;
   // The exit status comes through the pidfd in a moment; if the process
   // lives on (it closed the link but did not exit), report the link's reason.
-  c->grace = std::make_unique<asio::steady_timer>(node_.io_context(), std::chrono::milliseconds(250));
+  c->explain = std::make_unique<asio::steady_timer>(node_.io_context(), std::chrono::milliseconds(250));
   std::weak_ptr<child> weak = c;
-  c->grace->async_wait([this, weak, peer, reason](std::error_code ec) {
+  c->explain->async_wait([this, weak, peer, reason](std::error_code ec) {
     auto c = weak.lock();
     if (ec || !c || c->state->exited) return;
     if (auto* r = node_.router()) r->peer_gone(peer, reason);

@@ -72,7 +72,7 @@ bool router::may_receive() const noexcept {
 
 bool router::has_pending() const noexcept {
   for (auto& [id, p] : peers_)
-    if (!p->pending.empty() || (!p->links.empty() && p->links.front()->congested())) return true;
+    if (!p->pending.empty() || (!p->links.empty() && p->links.front()->has_unsent())) return true;
   return false;
 }
 
@@ -132,6 +132,10 @@ bool router::send(actor_ref from, actor_ref to, const message_type& t, const voi
       p.pending.push_back(std::move(copy));
       result = congested(p);
     }
+    // Another sender's frame may have drained the link meanwhile: whoever
+    // waits for room must hear of it (the link only reports writable
+    // from its own poll).
+    if (!result && p.blocked) wake_blocked(p);
   } else {
     byte_buffer copy;
     copy.append(scratch_.data(), scratch_.size());
@@ -207,9 +211,26 @@ void router::link_down(link& l, const std::string& reason) {
   auto pos = std::find_if(p.links.begin(), p.links.end(), [&](auto& x) { return x.get() == &l; });
   if (pos == p.links.end()) return;
   std::shared_ptr<link> keep = *pos;  // the link may be destroyed by the erase otherwise
+  bool was_sending = pos == p.links.begin();
   p.links.erase(pos);
   if (!p.links.empty()) {
+    if (was_sending) {
+      // Frames still queued in the lost link are gone: requests to that
+      // peer fail now (they may or may not have been delivered) rather than
+      // wait for a reply that may never come.
+      node_id id = p.id;
+      for (auto i = inflight_.begin(); i != inflight_.end();) {
+        if (i->second.second == id) {
+          node_.answer_failed_request(i->second.first, i->first, actor_ref{id, 0}, request_errc::unreachable,
+                                      "the link to node " + node_id_string(id) + " was lost: " + reason);
+          i = inflight_.erase(i);
+        } else {
+          ++i;
+        }
+      }
+    }
     flush_pending(p);
+    if (!congested(p)) wake_blocked(p);
     return;
   }
   if (stopping_) return;

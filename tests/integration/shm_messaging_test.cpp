@@ -179,3 +179,64 @@ TEST_F(process_test, a_slow_consumer_keeps_the_producers_memory_bounded) {
   // (AddressSanitizer's quarantine of freed buffers accounts for tens of MiB.)
   EXPECT_LT(growth_kib, 128 * 1024) << "producer grew by " << growth_kib << " KiB";
 }
+
+namespace {
+// Takes blobs slowly until it has `count`, then says so.
+task<void> slow_sink(actor& self, actor_ref report, std::uint64_t count) {
+  for (std::uint64_t i = 0; i < count; ++i) {
+    co_await self.receive<blob>();
+    if (i % 64 == 0) co_await self.sleep_for(std::chrono::microseconds(200));
+  }
+  self.send(report, done{});
+}
+TROUPE_ACTOR(slow_sink);
+}  // namespace
+
+TEST_F(process_test, two_throttled_senders_to_one_slow_process_both_finish) {
+  // Regression: a sender waiting for room was not woken when another
+  // sender's frame drained the link.
+  int finished = 0;
+  bool sink_done = false;
+  run([&](actor& self) -> task<void> {
+    process p = co_await self.spawn_process({});
+    constexpr std::uint64_t per_sender = 3000;
+    actor_ref sink = co_await self.spawn(p, slow_sink, self.ref(), 2 * per_sender);
+    for (int s = 0; s < 2; ++s)
+      self.spawn([&, sink](actor& a) -> task<void> {
+        blob b;
+        b.bytes.assign(16 * 1024, 'z');
+        for (std::uint64_t i = 0; i < per_sender; ++i) {
+          a.send(sink, b);
+          co_await a.throttle();
+        }
+        ++finished;
+      });
+    sink_done = (co_await self.receive<done>(60s)).has_value();
+  });
+  EXPECT_EQ(finished, 2);
+  EXPECT_TRUE(sink_done);
+}
+
+TEST_F(process_test, a_request_to_a_gone_node_fails_and_the_program_goes_on) {
+  // Regression: the failure inside the send made the node think it was
+  // deadlocked (exit code 2) while the requester was still running.
+  std::optional<request_errc> code;
+  bool after = false;
+  int exit_code = run([&](actor& self) -> task<void> {
+    process p = co_await self.spawn_process({});
+    actor_ref e = co_await self.spawn(p, slow_sink, self.ref(), std::uint64_t{1});
+    p.kill();
+    co_await p.join(self);
+    try {
+      note n{"anyone?"};
+      co_await self.request<note>(e, std::move(n), std::chrono::seconds(60));
+    } catch (const request_error& err) {
+      code = err.code();
+    }
+    co_await self.sleep_for(1ms);
+    after = true;
+  });
+  EXPECT_EQ(exit_code, 0);
+  EXPECT_EQ(code, request_errc::unreachable);
+  EXPECT_TRUE(after);
+}

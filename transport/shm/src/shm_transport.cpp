@@ -133,6 +133,7 @@ class shm_link final : public link, public std::enable_shared_from_this<shm_link
   }
   send_result send(std::span<const std::byte, frame_header::size> header, std::span<const std::byte> payload) override;
   bool congested() const noexcept override { return !outbox_.empty(); }
+  bool has_unsent() const noexcept override { return !outbox_.empty() || unpublished_ > 0; }
   // Frames the peer published before the end are delivered first: the
   // node closes a link when it learns (say, from the pidfd) that the peer
   // died, possibly before this link has read everything.

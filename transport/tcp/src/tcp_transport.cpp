@@ -126,7 +126,25 @@ class tcp_link final : public link, public std::enable_shared_from_this<tcp_link
   std::string describe() const override { return "tcp link to node " + hex(peer_) + " at " + where_; }
   send_result send(std::span<const std::byte, frame_header::size> header, std::span<const std::byte> payload) override;
   bool congested() const noexcept override;
-  void close(const std::string& reason) override { fail(reason); }
+  bool has_unsent() const noexcept override { return queued_ > 0; }
+  // What the peer sent before the end is delivered first (the node may
+  // close a link on news of the peer's death before reading it all).
+  void close(const std::string& reason) override {
+    if (state_ == state::up) {
+      std::error_code ec;
+      sock_.non_blocking(true, ec);
+      for (;;) {
+        std::size_t have = in_.size();
+        in_.resize(have + 256 * 1024);
+        std::size_t n = sock_.read_some(asio::buffer(in_.data() + have, 256 * 1024), ec);
+        in_.resize(have + (ec ? 0 : n));
+        if (ec || n == 0) break;
+        parse();
+        if (state_ != state::up) return;
+      }
+    }
+    fail(reason);
+  }
 
   void begin();
   void fail(const std::string& reason);
@@ -482,11 +500,11 @@ void tcp_link::write_next() {
     self->out_.clear();
     self->out_.shrink_if_above(std::size_t{16} << 20);
     self->writing_ = false;
+    self->write_next();  // before telling the host: what it sends then joins the next write
     if (self->was_congested_ && self->queued_ <= self->t_.options().send_queue_bytes / 2) {
       self->was_congested_ = false;
       self->t_.host().link_writable(*self);
     }
-    self->write_next();
   });
 }
 

@@ -285,6 +285,9 @@ template <class R>
 received<R> request_awaiter<R>::await_resume() {
   self_.ws_ = nullptr;
   self_.awaiting_correlation_ = 0;
+  // A reply that came after the timeout but before this actor ran is stale.
+  if (self_.early_reply_ && self_.early_reply_->correlation == ws_.correlation)
+    self_.early_reply_->type->destroy(std::exchange(self_.early_reply_, nullptr));
   if (failed_) throw request_error(failed_->code, "request to " + to_.to_string() + " failed: " + failed_->detail);
   if (!ws_.result) {
     if (self_.shutdown_) throw actor_shutdown();

@@ -80,6 +80,9 @@ class link {
                            std::span<const std::byte> payload) = 0;
   /// True while the link holds more than its bound.
   virtual bool congested() const noexcept = 0;
+  /// True while the link holds frames it has not handed to its medium yet
+  /// (a process about to exit waits for this to clear).
+  virtual bool has_unsent() const noexcept { return congested(); }
   /// Closes the link; the host hears link_down.
   virtual void close(const std::string& reason) = 0;
 };
