@@ -122,6 +122,7 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
   std::deque<message> joiners;
   bool closing = false;
   std::size_t starting = 0;  // processes asked for, not yet said hello
+  std::string start_failure;  // why the last worker could not be started
   const std::size_t prefetch = 2;  // batches a worker may hold
   // However the coordinator ends (shutdown, kill), its workers end with it.
   struct reaper {
@@ -141,6 +142,7 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
     } catch (const std::exception& e) {
       --starting;
       TROUPE_LOG(error) << "pool: cannot start a worker process: " << e.what();
+      start_failure = e.what();
     }
   };
   auto finish = [&](std::uint64_t id, bool ok, std::vector<char> output) {
@@ -175,20 +177,43 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
           w.in_flight.push_back(id);
           ++n;
         }
-        if (n) self.send(ref, std::move(batch));
+        if (n) {
+          try {
+            self.send(ref, std::move(batch));
+          } catch (const std::exception& e) {  // e.g. over the frame limit: these jobs fail, the pool goes on
+            std::string why = std::string("cannot send the task to a worker: ") + e.what();
+            for (std::size_t k = 0; k < n && !w.in_flight.empty(); ++k) {
+              std::uint64_t id = w.in_flight.back();
+              w.in_flight.pop_back();
+              finish(id, false, {why.begin(), why.end()});
+            }
+          }
+        }
       }
     }
   };
-  auto maybe_joined = [&]() {
-    if (!closing || !jobs.empty()) return false;
-    // Everything ran: let the workers go, then answer the joiners.
+  // After close: once every job has finished, let the workers go (also
+  // ones that say hello late), and answer join when all have ended.
+  // Without any worker left and none starting, waiting jobs fail.
+  auto settle = [&] {
+    if (workers.empty() && starting == 0 && !jobs.empty()) {
+      std::string why = "no pool worker is left" + (start_failure.empty() ? std::string() : ": " + start_failure);
+      std::vector<std::uint64_t> ids;
+      for (auto& [id, e] : jobs) ids.push_back(id);
+      for (auto id : ids) finish(id, false, {why.begin(), why.end()});
+      pending.clear();
+    }
+    if (!closing || !jobs.empty()) return;
     for (auto& [ref, w] : workers) {
       if (w.proc)
         w.proc.terminate();
       else
         self.kill(ref);
     }
-    return true;
+    if (workers.empty()) {
+      for (auto& j : joiners) self.reply(j, pp::joined{});
+      joiners.clear();
+    }
   };
 
   for (std::size_t i = 0; i < opts.processes; ++i) co_await start_local_worker();
@@ -245,10 +270,7 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
         finish(id, ok != 0, std::vector<char>(p, p + bytes.size()));
       }
       dispatch();
-      if (maybe_joined() && workers.empty()) {
-        for (auto& j : joiners) self.reply(j, pp::joined{});
-        joiners.clear();
-      }
+      settle();
     } else if (auto* d = m.get_if<down>()) {
       auto it = workers.find(d->actor);
       if (it == workers.end()) continue;
@@ -271,7 +293,7 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
       bool own_process = static_cast<bool>(it->second.proc);
       if (own_process) procs.erase(d->actor.node);
       workers.erase(it);
-      if (!closing) {
+      if (!closing || !jobs.empty()) {  // unfinished jobs still need a worker after close
         if (own_process) {
           co_await start_local_worker();
         } else if (!crashed) {  // a retired worker on another node: start a fresh one there
@@ -285,16 +307,10 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
         }
       }
       dispatch();
-      if (closing && jobs.empty() && workers.empty()) {
-        for (auto& j : joiners) self.reply(j, pp::joined{});
-        joiners.clear();
-      }
+      settle();
     } else if (m.is<pp::close>()) {
       closing = true;
-      if (maybe_joined() && workers.empty()) {
-        for (auto& j : joiners) self.reply(j, pp::joined{});
-        joiners.clear();
-      }
+      settle();
     } else if (m.is<pp::join>()) {
       if (closing && jobs.empty() && workers.empty())
         self.reply(m, pp::joined{});

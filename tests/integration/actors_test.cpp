@@ -361,3 +361,54 @@ TEST_F(process_test, pool_futures_and_streams_work_for_bool_results_and_outlive_
   EXPECT_TRUE(future_value);
   EXPECT_EQ(got, (std::vector<bool>{false, true, false, true}));
 }
+
+namespace {
+int crash_worker(int) {
+  ::raise(SIGKILL);
+  return 0;
+}
+TROUPE_TASK(crash_worker);
+
+task<void> blocked_getter(actor& self, queue<int> q, actor_ref report) {
+  self.send(report, done{});
+  int x = co_await q.get(self);  // killed while waiting here
+  self.send(report, note{std::to_string(x)});
+}
+TROUPE_ACTOR(blocked_getter);
+}  // namespace
+
+TEST_F(process_test, pool_join_returns_after_a_task_kills_its_workers_past_its_retries) {
+  std::string error;
+  bool joined = false;
+  run([&](actor& self) -> task<void> {
+    pool p = co_await pool::start(self, {.processes = 2, .retries = 1});
+    auto f = p.apply_async(self, crash_worker, 1);
+    p.close(self);
+    try {
+      co_await f.get(self);
+    } catch (const pool_task_error& e) {
+      error = e.what();
+    }
+    co_await p.join(self);
+    joined = true;
+  });
+  EXPECT_NE(error.find("died"), std::string::npos) << error;
+  EXPECT_TRUE(joined);
+}
+
+TEST_F(process_test, an_item_is_not_handed_to_a_getter_that_died) {
+  std::optional<int> got;
+  run([&](actor& self) -> task<void> {
+    auto q = make_queue<int>(self);
+    process p = co_await self.spawn_process({});
+    co_await self.spawn(p, blocked_getter, q, self.ref());
+    co_await self.receive<done>();
+    co_await self.sleep_for(20ms);  // its get is waiting in the queue
+    p.kill();
+    co_await p.join(self);
+    co_await self.sleep_for(20ms);  // the queue hears of the death
+    co_await q.put(self, 42);
+    got = co_await q.get(self, 5s);  // still there
+  });
+  EXPECT_EQ(got, 42);
+}

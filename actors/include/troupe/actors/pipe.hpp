@@ -204,7 +204,11 @@ task<std::optional<T>> pipe_end<T>::recv(actor& self, duration timeout) {
   try {
     // The buffer answers when an item is there: wait for it here without
     // a request timeout, and give up with a poll first when one is asked.
-    if (timeout != duration::max() && !co_await poll(self, timeout)) co_return std::nullopt;
+    // (two statements: g++ 12 may evaluate a co_await in the right operand of &&)
+    if (timeout != duration::max()) {
+      bool ready = co_await poll(self, timeout);
+      if (!ready) co_return std::nullopt;
+    }
     auto r = co_await self.request<detail::pipe_protocol::reply<T>>(in_, detail::pipe_protocol::get{},
                                                                     duration::max());
     if (r->eof) throw pipe_closed("the other end of the pipe is closed");
@@ -218,7 +222,8 @@ task<std::optional<T>> pipe_end<T>::recv(actor& self, duration timeout) {
 template <class T>
 task<bool> pipe_end<T>::poll(actor& self, duration timeout) {
   if (!in_) co_return false;
-  auto deadline = self.node().now() + timeout;
+  auto now = self.node().now();
+  auto deadline = timeout >= clock::time_point::max() - now ? clock::time_point::max() : now + timeout;
   for (;;) {
     try {
       auto r = co_await self.request<bool>(in_, detail::pipe_protocol::poll{}, std::chrono::seconds(30));

@@ -18,6 +18,7 @@
 #include <deque>
 #include <optional>
 #include <stdexcept>
+#include <unordered_set>
 
 namespace troupe {
 
@@ -107,6 +108,21 @@ task<void> queue_actor(actor& self, std::size_t capacity, bool joinable) {
   std::deque<message> joiners;
   std::uint64_t unfinished = 0;
   bool closed = false;
+  // Waiters are watched: an item is never handed to a get whose actor died,
+  // and a dead putter's item is not taken.
+  std::unordered_set<actor_ref> watched;
+  auto watch = [&](actor_ref who) {
+    if (who && watched.insert(who).second) self.monitor(who);
+  };
+  // A reply that cannot be sent (the requester's node is gone, or the item
+  // is over the frame limit) must not end the queue.
+  auto answer = [&](const message& request, auto&& value) {
+    try {
+      self.reply(request, std::forward<decltype(value)>(value));
+    } catch (const std::exception& e) {
+      TROUPE_LOG(warn) << "queue " << self.ref() << ": cannot answer " << request.sender() << ": " << e.what();
+    }
+  };
   auto deadline_of = [&](std::int64_t ns) {
     return ns < 0 ? clock::time_point::max() : self.node().now() + std::chrono::nanoseconds(ns);
   };
@@ -125,40 +141,46 @@ task<void> queue_actor(actor& self, std::size_t capacity, bool joinable) {
       message& m = *got;
       if (auto* p = m.get_if<q::put<T>>()) {
         if (closed)
-          self.reply(m, q::put_reply{2});
+          answer(m, q::put_reply{2});
         else if (items.size() < capacity && putters.empty()) {
           items.push_back(std::move(p->value));
           ++unfinished;
-          self.reply(m, q::put_reply{0});
+          answer(m, q::put_reply{0});
         } else {
           clock::time_point d = deadline_of(p->timeout_ns);
+          watch(m.sender());
           putters.push_back({std::move(m), d});
         }
       } else if (auto* g = m.get_if<q::get>()) {
         if (!items.empty() && getters.empty()) {
-          self.reply(m, q::item<T>{0, std::move(items.front())});
+          answer(m, q::item<T>{0, std::move(items.front())});
           items.pop_front();
         } else if (closed && items.empty()) {
-          self.reply(m, q::item<T>{2, T{}});
+          answer(m, q::item<T>{2, T{}});
         } else {
           clock::time_point d = deadline_of(g->timeout_ns);
+          watch(m.sender());
           getters.push_back({std::move(m), d});
         }
       } else if (m.is<q::size>()) {
-        self.reply(m, static_cast<std::uint64_t>(items.size()));
+        answer(m, static_cast<std::uint64_t>(items.size()));
       } else if (m.is<q::close>()) {
         closed = true;
-        for (auto& w : putters) self.reply(w.request, q::put_reply{2});
+        for (auto& w : putters) answer(w.request, q::put_reply{2});
         putters.clear();
       } else if (m.is<q::task_done>()) {
         if (unfinished > 0) --unfinished;
         if (unfinished == 0) {
-          for (auto& j : joiners) self.reply(j, q::joined{});
+          for (auto& j : joiners) answer(j, q::joined{});
           joiners.clear();
         }
+      } else if (auto* d = m.get_if<down>()) {
+        watched.erase(d->actor);
+        std::erase_if(getters, [&](const waiting& w) { return w.request.sender() == d->actor; });
+        std::erase_if(putters, [&](const waiting& w) { return w.request.sender() == d->actor; });
       } else if (m.is<q::join>()) {
         if (unfinished == 0)
-          self.reply(m, q::joined{});
+          answer(m, q::joined{});
         else
           joiners.push_back(std::move(m));
       }
@@ -170,30 +192,30 @@ task<void> queue_actor(actor& self, std::size_t capacity, bool joinable) {
         putters.pop_front();
         items.push_back(std::move(w.request.template get<q::put<T>>().value));
         ++unfinished;
-        self.reply(w.request, q::put_reply{0});
+        answer(w.request, q::put_reply{0});
       }
       if (items.empty() || getters.empty()) break;
       waiting w = std::move(getters.front());
       getters.pop_front();
-      self.reply(w.request, q::item<T>{0, std::move(items.front())});
+      answer(w.request, q::item<T>{0, std::move(items.front())});
       items.pop_front();
     }
     if (closed && items.empty()) {
-      for (auto& w : getters) self.reply(w.request, q::item<T>{2, T{}});
+      for (auto& w : getters) answer(w.request, q::item<T>{2, T{}});
       getters.clear();
     }
     // Expire waits whose deadline passed.
     auto now = self.node().now();
     for (auto it = putters.begin(); it != putters.end();)
       if (it->deadline <= now) {
-        self.reply(it->request, q::put_reply{1});
+        answer(it->request, q::put_reply{1});
         it = putters.erase(it);
       } else {
         ++it;
       }
     for (auto it = getters.begin(); it != getters.end();)
       if (it->deadline <= now) {
-        self.reply(it->request, q::item<T>{1, T{}});
+        answer(it->request, q::item<T>{1, T{}});
         it = getters.erase(it);
       } else {
         ++it;
