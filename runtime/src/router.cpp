@@ -6,6 +6,7 @@
 #include <troupe/node.hpp>
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 namespace troupe::detail {
@@ -96,40 +97,51 @@ bool router::congested(const peer& p) const noexcept {
 bool router::send(actor_ref from, actor_ref to, const message_type& t, const void* value, std::uint64_t correlation,
                   std::uint8_t flags) {
   if (stopping_) return false;
-  scratch_.clear();
-  scratch_.resize(frame_header::size);
-  t.serialize(value, scratch_);
-  std::size_t payload = scratch_.size() - frame_header::size;
-  if (payload > limits().max_payload) {
+  // A trivially copyable message is its own payload: no copy before the link's.
+  std::span<const std::byte> body;
+  if (t.raw) {
+    body = std::span(static_cast<const std::byte*>(value), t.size);
+  } else {
+    scratch_.clear();
+    t.serialize(value, scratch_);
+    body = scratch_.span();
+  }
+  if (body.size() > limits().max_payload) {
+    std::size_t n = body.size();
     scratch_.clear();
     scratch_.shrink_if_above(scratch_keep);
-    throw std::length_error("message of type " + std::string(t.name) + " is " + std::to_string(payload) +
+    throw std::length_error("message of type " + std::string(t.name) + " is " + std::to_string(n) +
                             " bytes, over the frame limit of " + std::to_string(limits().max_payload));
   }
   frame_header h;
   h.flags = static_cast<std::uint8_t>(flags | (t.raw ? frame_flags::raw : 0));
-  h.payload_size = static_cast<std::uint32_t>(payload);
+  h.payload_size = static_cast<std::uint32_t>(body.size());
   h.type = t.id;
   h.dst_node = to.node;
   h.dst_actor = to.id;
   h.src_node = node_.id();
   h.src_actor = from.id;
   h.correlation = correlation;
-  encode_header(h, std::span<std::byte, frame_header::size>(scratch_.data(), frame_header::size));
+  std::array<std::byte, frame_header::size> hdr;
+  encode_header(h, hdr);
   if ((flags & frame_flags::request) && from) inflight_[correlation] = {from, to.node};
 
+  auto queue = [&](peer& p) {
+    byte_buffer copy;
+    copy.reserve(hdr.size() + body.size());
+    copy.append(hdr.data(), hdr.size());
+    copy.append(body.data(), body.size());
+    p.pending_bytes += copy.size();
+    p.pending.push_back(std::move(copy));
+  };
   peer& p = peer_for(to.node);
   bool result;
   if (!p.links.empty()) {
-    auto r = p.links.front()->send(std::span<const std::byte, frame_header::size>(scratch_.data(), frame_header::size),
-                                   std::span<const std::byte>(scratch_.data() + frame_header::size, payload));
+    auto r = p.links.front()->send(hdr, body);
     result = r == link::send_result::congested;
     if (r == link::send_result::closed) {
       // The link noticed its end before telling us; queue and let link_down sort it out.
-      byte_buffer copy;
-      copy.append(scratch_.data(), scratch_.size());
-      p.pending_bytes += copy.size();
-      p.pending.push_back(std::move(copy));
+      queue(p);
       result = congested(p);
     }
     // Another sender's frame may have drained the link meanwhile: whoever
@@ -137,15 +149,14 @@ bool router::send(actor_ref from, actor_ref to, const message_type& t, const voi
     // from its own poll).
     if (!result && p.blocked) wake_blocked(p);
   } else {
-    byte_buffer copy;
-    copy.append(scratch_.data(), scratch_.size());
-    p.pending_bytes += copy.size();
-    p.pending.push_back(std::move(copy));
+    queue(p);
     if (!p.connecting) try_connect(p);
     result = peers_.count(to.node) && congested(p);
   }
-  scratch_.clear();
-  scratch_.shrink_if_above(scratch_keep);
+  if (!t.raw) {
+    scratch_.clear();
+    scratch_.shrink_if_above(scratch_keep);
+  }
   return result;
 }
 

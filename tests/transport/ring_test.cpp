@@ -119,3 +119,21 @@ TEST(ring, the_reader_refuses_corrupt_contents) {
   EXPECT_EQ(corrupt_after([](ring_memory& m) { m.ctl().head.store(1u << 20); }), ring_reader::status::corrupt);
   EXPECT_EQ(corrupt_after([](ring_memory& m) { m.ctl().head.store(3); }), ring_reader::status::corrupt);
 }
+
+TEST(ring, compact_records_are_accepted_and_unknown_kinds_refused) {
+  ring_memory mem(4096);
+  ring_writer w(mem.base());
+  ring_reader r(mem.base());
+  auto a = pattern(40 + 64, 2);
+  ASSERT_TRUE(w.try_write(compact, a));
+  w.publish();
+  ring_reader::record rec;
+  ASSERT_EQ(r.next(rec), ring_reader::status::ok);
+  EXPECT_EQ(rec.kind, compact);
+  EXPECT_EQ(rec.bytes.size(), a.size());
+  r.consume();
+  r.flush();
+  ASSERT_TRUE(w.try_write(static_cast<record_kind>(7), a));
+  w.publish();
+  EXPECT_EQ(r.next(rec), ring_reader::status::corrupt);
+}
