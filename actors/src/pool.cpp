@@ -123,6 +123,7 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
   bool closing = false;
   std::size_t starting = 0;  // processes asked for, not yet said hello
   std::string start_failure;  // why the last worker could not be started
+  int early_deaths = 0;       // worker processes in a row that ended before their hello
   const std::size_t prefetch = 2;  // batches a worker may hold
   // However the coordinator ends (shutdown, kill), its workers end with it.
   struct reaper {
@@ -139,6 +140,14 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
       process p = co_await self.spawn_process({.name = "pool-worker", .daemon = true}, pool_worker, self.ref(),
                                               static_cast<std::uint64_t>(opts.maxtasksperchild));
       procs[p.node().id] = p;
+      // A process can end before its worker says hello (it never got going):
+      // a small actor joins it and tells the coordinator either way.
+      self.spawn(
+          [](actor& a, process proc, actor_ref coordinator) -> task<void> {
+            co_await proc.join(a);
+            a.send(coordinator, pp::process_ended{proc.node().id});
+          },
+          p, self.ref());
     } catch (const std::exception& e) {
       --starting;
       TROUPE_LOG(error) << "pool: cannot start a worker process: " << e.what();
@@ -242,6 +251,7 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
     } else if (m.is<pp::hello>()) {
       actor_ref w = m.sender();
       if (starting) --starting;
+      early_deaths = 0;
       worker_state& st = workers[w];
       st.ready = true;
       if (auto p = procs.find(w.node); p != procs.end()) st.proc = p->second;
@@ -271,6 +281,17 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
       }
       dispatch();
       settle();
+    } else if (auto* e = m.get_if<pp::process_ended>()) {
+      // Ended without ever saying hello: it no longer counts as starting.
+      bool known = false;
+      for (auto& [ref, w] : workers) known |= ref.node == e->node;
+      if (!known && procs.erase(e->node)) {
+        if (starting) --starting;
+        TROUPE_LOG(warn) << "pool: a worker process ended before it started serving";
+        start_failure = "worker processes end before they start serving";
+        if (++early_deaths <= 5 && (!closing || !jobs.empty())) co_await start_local_worker();
+        settle();
+      }
     } else if (auto* d = m.get_if<down>()) {
       auto it = workers.find(d->actor);
       if (it == workers.end()) continue;

@@ -96,6 +96,10 @@ struct outcomes {
   }
 };
 struct hello {};
+/// A worker process of this pool ended (sent by the actor that joins it).
+struct process_ended {
+  node_id node = 0;
+};
 struct submit {
   job work;
   actor_ref reply_to;
@@ -116,6 +120,7 @@ struct terminate {};
 TROUPE_MESSAGE_NAMED(troupe::detail::pool_protocol::jobs, "troupe::pool_jobs");
 TROUPE_MESSAGE_NAMED(troupe::detail::pool_protocol::outcomes, "troupe::pool_outcomes");
 TROUPE_MESSAGE_NAMED(troupe::detail::pool_protocol::hello, "troupe::pool_hello");
+TROUPE_MESSAGE_NAMED(troupe::detail::pool_protocol::process_ended, "troupe::pool_process_ended");
 TROUPE_MESSAGE_NAMED(troupe::detail::pool_protocol::close, "troupe::pool_close");
 TROUPE_MESSAGE_NAMED(troupe::detail::pool_protocol::join, "troupe::pool_join");
 TROUPE_MESSAGE_NAMED(troupe::detail::pool_protocol::joined, "troupe::pool_joined");
