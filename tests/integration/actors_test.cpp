@@ -412,3 +412,36 @@ TEST_F(process_test, an_item_is_not_handed_to_a_getter_that_died) {
   });
   EXPECT_EQ(got, 42);
 }
+
+namespace {
+task<void> fast_pipe_writer(actor& self, pipe_end<std::string> out, int count) {
+  std::string item(1024, 'p');
+  for (int i = 0; i < count; ++i) {
+    out.send(self, item);
+    co_await self.throttle();
+  }
+  out.close(self);
+}
+TROUPE_ACTOR(fast_pipe_writer);
+}  // namespace
+
+TEST_F(process_test, a_throttled_pipe_writer_is_paced_by_a_slow_reader) {
+  // 20000 items of 1 KiB through a reader that takes them slowly: the
+  // pipe's buffer never holds more than its capacity plus a mailbox.
+  int received = 0;
+  run([&](actor& self) -> task<void> {
+    auto [reader, writer] = make_pipe<std::string>(self, false);
+    process p = co_await self.spawn_process({}, fast_pipe_writer, writer, 20000);
+    try {
+      for (;;) {
+        co_await reader.recv(self);
+        if (++received % 500 == 0) co_await self.sleep_for(1ms);
+      }
+    } catch (const pipe_closed&) {
+    }
+    co_await p.join(self);
+    // The writer could not run ahead by more than the buffer's bound:
+    // it finished only after most items were read.
+  });
+  EXPECT_EQ(received, 20000);
+}

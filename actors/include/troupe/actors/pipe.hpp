@@ -82,12 +82,17 @@ namespace detail {
 
 /// One direction of a pipe: holds what the writer sent until the reader
 /// asks, and answers end-of-stream once the writer is gone and it is empty.
+/// Items a pipe buffer holds; beyond that, sent items wait in its mailbox
+/// and a writer that throttles (co_await self.throttle()) is paced.
+inline constexpr std::size_t pipe_capacity = 1024;
+
 template <class T>
 task<void> pipe_buffer(actor& self) {
   namespace p = pipe_protocol;
   std::deque<T> items;
   std::deque<message> getters;  // requests waiting for an item
   bool writer_done = false;
+  bool writer_dead = false;
   actor_ref writer, reader;
   auto end_of_stream = [&] {
     while (!getters.empty()) {
@@ -96,7 +101,15 @@ task<void> pipe_buffer(actor& self) {
     }
   };
   for (;;) {
-    message m = co_await self.receive();
+    // Full: leave data in the mailbox (its bound paces the writer) and
+    // take only what lets readers drain it.
+    // (close stays in the mailbox behind the data sent before it; a
+    // writer's death is only noted, and counts once its data is all taken)
+    message m;
+    if (items.size() >= pipe_capacity)
+      m = co_await self.receive<p::get, p::poll, p::attach, down>();
+    else
+      m = co_await self.receive();
     if (auto* d = m.get_if<p::data<T>>()) {
       if (writer_done) continue;  // sent after close: dropped, as a closed pipe would
       if (!getters.empty()) {
@@ -127,10 +140,13 @@ task<void> pipe_buffer(actor& self) {
       end_of_stream();
     } else if (auto* d = m.get_if<down>()) {
       if (d->actor == reader) co_return;  // nobody will read what is left
-      if (d->actor == writer) {
-        writer_done = true;
-        end_of_stream();
-      }
+      if (d->actor == writer) writer_dead = true;
+    }
+    // Nothing can arrive from a dead writer any more: once the mailbox holds
+    // none of its data, the stream has ended.
+    if (writer_dead && !writer_done && self.mailbox_size() == 0) {
+      writer_done = true;
+      end_of_stream();
     }
     // Everything was read: a later recv finds no buffer and reports end of stream.
     if (writer_done && items.empty() && getters.empty()) co_return;
@@ -152,7 +168,9 @@ class pipe_end {
   bool readable() const noexcept { return static_cast<bool>(in_); }
   bool writable() const noexcept { return static_cast<bool>(out_); }
 
-  /// Sends `value` to the other end; never suspends.
+  /// Sends `value` to the other end; never suspends. A writer much faster
+  /// than its reader calls `co_await self.throttle()` after sending to be
+  /// paced (the other end holds pipe_capacity items, then its mailbox fills).
   void send(actor& self, T value) {
     if (!out_ || closed_) throw pipe_closed("send on a pipe end that is closed or read-only");
     attach(self);
