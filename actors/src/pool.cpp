@@ -236,6 +236,22 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
     }
   }
 
+  // However the coordinator ends (killed, an exception, the node shutting
+  // down), every task still waiting gets an answer rather than a hang.
+  struct answer_the_rest {
+    actor& self;
+    std::unordered_map<std::uint64_t, entry>& jobs;
+    ~answer_the_rest() {
+      std::string why = "the pool's coordinator ended";
+      for (auto& [id, e] : jobs) {
+        try {
+          self.send(e.reply_to, pool_result_msg{pp::result{id, false, {why.begin(), why.end()}}});
+        } catch (...) {
+        }
+      }
+    }
+  } answer_guard{self, jobs};
+
   for (;;) {
     message m = co_await self.receive();
     if (auto* s = m.get_if<pool_submit_msg>()) {
@@ -396,7 +412,17 @@ std::uint64_t pool::submit(actor& self, std::uint64_t fn, std::uint8_t kind, det
   return id;
 }
 
-task<detail::pool_protocol::result> pool::wait(actor& self, std::uint64_t id) {
+namespace {
+// Results come while the coordinator lives; a wait looks now and then.
+constexpr auto coordinator_check = std::chrono::milliseconds(100);
+
+detail::pool_protocol::result coordinator_gone(std::uint64_t id) {
+  std::string why = "the pool's coordinator ended";
+  return detail::pool_protocol::result{id, false, {why.begin(), why.end()}};
+}
+}  // namespace
+
+task<detail::pool_protocol::result> pool::wait(actor& self, actor_ref coordinator, std::uint64_t id) {
   auto it = arrived_.find(id);
   if (it != arrived_.end()) {
     auto r = std::move(it->second);
@@ -404,13 +430,17 @@ task<detail::pool_protocol::result> pool::wait(actor& self, std::uint64_t id) {
     co_return r;
   }
   for (;;) {
-    auto m = co_await self.receive<detail::pool_result_msg>();
-    if (m->r.id == id) co_return std::move(m->r);
-    arrived_.emplace(m->r.id, std::move(m->r));
+    auto m = co_await self.receive<detail::pool_result_msg>(coordinator_check);
+    if (!m) {
+      if (!self.node().alive(coordinator)) co_return coordinator_gone(id);
+      continue;
+    }
+    if ((*m)->r.id == id) co_return std::move((*m)->r);
+    arrived_.emplace((*m)->r.id, std::move((*m)->r));
   }
 }
 
-task<detail::pool_protocol::result> pool::wait_any(actor& self,
+task<detail::pool_protocol::result> pool::wait_any(actor& self, actor_ref coordinator,
                                                    const std::unordered_map<std::uint64_t, std::size_t>& ids) {
   for (auto& [id, n] : ids) {
     auto it = arrived_.find(id);
@@ -421,9 +451,13 @@ task<detail::pool_protocol::result> pool::wait_any(actor& self,
     }
   }
   for (;;) {
-    auto m = co_await self.receive<detail::pool_result_msg>();
-    if (ids.count(m->r.id)) co_return std::move(m->r);
-    arrived_.emplace(m->r.id, std::move(m->r));
+    auto m = co_await self.receive<detail::pool_result_msg>(coordinator_check);
+    if (!m) {
+      if (!self.node().alive(coordinator)) co_return coordinator_gone(ids.begin()->first);
+      continue;
+    }
+    if (ids.count((*m)->r.id)) co_return std::move((*m)->r);
+    arrived_.emplace((*m)->r.id, std::move((*m)->r));
   }
 }
 

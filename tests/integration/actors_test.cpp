@@ -445,3 +445,18 @@ TEST_F(process_test, a_throttled_pipe_writer_is_paced_by_a_slow_reader) {
   });
   EXPECT_EQ(received, 20000);
 }
+
+TEST_F(process_test, waiting_tasks_fail_when_the_pool_coordinator_is_killed) {
+  std::string error;
+  run([&](actor& self) -> task<void> {
+    pool p = co_await pool::start(self, {.processes = 1});
+    auto f = p.apply_async(self, slow_square, 3L);
+    self.kill(p.coordinator());
+    try {
+      co_await f.get(self);
+    } catch (const pool_task_error& e) {
+      error = e.what();
+    }
+  });
+  EXPECT_NE(error.find("coordinator ended"), std::string::npos) << error;
+}

@@ -183,13 +183,14 @@ class pool_starter;
 template <class R>
 class pool_future {
  public:
-  pool_future(pool&, std::uint64_t id) : id_(id) {}
+  pool_future(pool& p, std::uint64_t id);
   /// Waits for the result; throws pool_task_error if the task failed.
   task<R> get(actor& self);
   std::uint64_t id() const noexcept { return id_; }
 
  private:
   std::uint64_t id_;
+  actor_ref coordinator_;
 };
 
 /// Results of imap (in order) or imap_unordered (as they come).
@@ -198,8 +199,7 @@ class pool_stream {
   static_assert(!std::is_void_v<R>, "map and imap need a function that returns a value; use apply_async for void ones");
 
  public:
-  pool_stream(pool&, std::vector<std::uint64_t> ids, std::vector<std::size_t> sizes, bool ordered)
-      : ids_(std::move(ids)), sizes_(std::move(sizes)), ordered_(ordered) {}
+  pool_stream(pool& p, std::vector<std::uint64_t> ids, std::vector<std::size_t> sizes, bool ordered);
   /// The next result, or empty when all came.
   task<std::optional<R>> next(actor& self);
   /// Appends the next chunk's results to `out` (map takes whole chunks);
@@ -207,6 +207,7 @@ class pool_stream {
   task<bool> append_chunk(actor& self, std::vector<R>& out);
 
  private:
+  actor_ref coordinator_;
   std::vector<std::uint64_t> ids_;      // one per chunk
   std::vector<std::size_t> sizes_;      // items per chunk
   bool ordered_;
@@ -291,9 +292,10 @@ class pool {
   std::uint64_t submit(actor& self, std::uint64_t fn, std::uint8_t kind, detail::byte_buffer input);
   /// Waits for the result of task `id` (results of others are kept, per
   /// process: futures and streams need no pool, and outlive a moved one).
-  static task<detail::pool_protocol::result> wait(actor& self, std::uint64_t id);
+  /// Fails when the coordinator is gone (it lives on this node).
+  static task<detail::pool_protocol::result> wait(actor& self, actor_ref coordinator, std::uint64_t id);
   /// Waits for the result of any task in `ids`.
-  static task<detail::pool_protocol::result> wait_any(actor& self,
+  static task<detail::pool_protocol::result> wait_any(actor& self, actor_ref coordinator,
                                                       const std::unordered_map<std::uint64_t, std::size_t>& ids);
 
   template <class R, class A, class Range>
@@ -348,6 +350,13 @@ class pool {
   std::size_t processes_ = 0;
 };
 
+template <class R>
+pool_future<R>::pool_future(pool& p, std::uint64_t id) : id_(id), coordinator_(p.coordinator()) {}
+
+template <class R>
+pool_stream<R>::pool_stream(pool& p, std::vector<std::uint64_t> ids, std::vector<std::size_t> sizes, bool ordered)
+    : coordinator_(p.coordinator()), ids_(std::move(ids)), sizes_(std::move(sizes)), ordered_(ordered) {}
+
 class [[nodiscard]] pool_starter {
  public:
   explicit pool_starter(pool p) : p_(std::move(p)) {}
@@ -361,7 +370,7 @@ class [[nodiscard]] pool_starter {
 
 template <class R>
 task<R> pool_future<R>::get(actor& self) {
-  detail::pool_protocol::result r = co_await pool::wait(self, id_);
+  detail::pool_protocol::result r = co_await pool::wait(self, coordinator_, id_);
   if (!r.ok) throw pool_task_error(std::string(r.output.begin(), r.output.end()));
   co_return detail::decode_result<R>(r.output);
 }
@@ -369,7 +378,7 @@ task<R> pool_future<R>::get(actor& self) {
 template <class R>
 task<bool> pool_stream<R>::append_chunk(actor& self, std::vector<R>& out) {
   if (next_chunk_ == ids_.size()) co_return false;
-  detail::pool_protocol::result r = co_await pool::wait(self, ids_[next_chunk_++]);
+  detail::pool_protocol::result r = co_await pool::wait(self, coordinator_, ids_[next_chunk_++]);
   if (!r.ok) throw pool_task_error(std::string(r.output.begin(), r.output.end()));
   if (out.empty()) {
     load_from(std::span(reinterpret_cast<const std::byte*>(r.output.data()), r.output.size()), out);
@@ -392,10 +401,10 @@ task<std::optional<R>> pool_stream<R>::next(actor& self) {
     detail::pool_protocol::result r;
     if (ordered_) {
       if (next_chunk_ == ids_.size()) co_return std::nullopt;
-      r = co_await pool::wait(self, ids_[next_chunk_++]);
+      r = co_await pool::wait(self, coordinator_, ids_[next_chunk_++]);
     } else {
       if (pending_.empty()) co_return std::nullopt;
-      r = co_await pool::wait_any(self, pending_);
+      r = co_await pool::wait_any(self, coordinator_, pending_);
       pending_.erase(r.id);
     }
     if (!r.ok) throw pool_task_error(std::string(r.output.begin(), r.output.end()));
