@@ -77,7 +77,13 @@ std::uint64_t cluster_of_secret(const std::string& secret) {
 
 // Adds the transports; when this node speaks TCP, joins the cluster if
 // asked and waits until it has (false: it could not).
+std::vector<std::function<std::unique_ptr<transport>()>>& user_transports() {
+  static std::vector<std::function<std::unique_ptr<transport>()>> t;
+  return t;
+}
+
 bool add_default_transports(node& n, const network_settings& net, bool worker) {
+  for (auto& make : user_transports()) n.add_transport(make());
   if (net.shm) n.add_transport(make_shm_transport());
   bool use_tcp = net.tcp && (net.listen || net.join);
   if (!use_tcp) return true;
@@ -257,6 +263,10 @@ int run_as_root(std::vector<std::string> args, root_function& root, node_options
 }
 
 }  // namespace
+
+void register_transport(std::function<std::unique_ptr<transport>()> make) {
+  user_transports().push_back(std::move(make));
+}
 
 bool is_worker_process() noexcept {
   const char* role = std::getenv("TROUPE_ROLE");

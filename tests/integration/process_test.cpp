@@ -229,3 +229,18 @@ TEST_F(process_test, grandchildren_reach_the_root_and_each_other) {
   });
   EXPECT_EQ(reply, "echo: via a sibling");
 }
+
+TEST_F(process_test, transports_registered_by_the_program_are_tried_first) {
+  int before = custom_transport_connects.load();
+  std::optional<request_errc> code;
+  run([&](actor& self) -> task<void> {
+    try {
+      note n{"hello?"};
+      co_await self.request<note>(actor_ref{0x123456789abcull, 1}, std::move(n), 5s);
+    } catch (const request_error& e) {
+      code = e.code();
+    }
+  });
+  EXPECT_GT(custom_transport_connects.load(), before);  // asked first, declined
+  EXPECT_EQ(code, request_errc::unreachable);           // then nobody else could reach it either
+}

@@ -8,6 +8,7 @@
 
 #include <boost/serialization/string.hpp>
 #include <boost/serialization/vector.hpp>
+#include <atomic>
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -19,6 +20,7 @@ namespace itest {
 
 extern int argc;
 extern char** argv;
+extern std::atomic<int> custom_transport_connects;
 /// Clusters the current test started (other tests may run in parallel).
 inline std::vector<std::uint64_t> clusters;
 

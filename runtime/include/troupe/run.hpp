@@ -21,6 +21,12 @@ using root_function = std::function<task<int>(actor&)>;
 ///     ...
 bool is_worker_process() noexcept;
 
+/// Adds a transport of the program's own to every node troupe::run starts
+/// (root and workers), tried before shared memory and TCP. Call it in main
+/// before troupe::run, so that processes started later (which run main
+/// again) register it too.
+void register_transport(std::function<std::unique_ptr<transport>()> make);
+
 /// Runs `root` as the first actor of this process's node, then shuts the
 /// node down. Returns 0 when the root returns normally (or the int it
 /// returns), 1 when an exception escapes it (printed on stderr), 2 when the
