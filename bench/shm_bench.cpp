@@ -35,6 +35,9 @@ struct shm_chunk {
 struct shm_ping {
   std::uint64_t n = 0;
 };
+struct shm_peak {
+  double mb = 0;
+};
 
 }  // namespace
 
@@ -42,6 +45,7 @@ TROUPE_MESSAGE(shm_msg64);
 TROUPE_MESSAGE(shm_record);
 TROUPE_MESSAGE(shm_chunk);
 TROUPE_MESSAGE(shm_ping);
+TROUPE_MESSAGE(shm_peak);
 
 namespace {
 
@@ -134,6 +138,51 @@ double shm_rtt_p99_ns() {
   return static_cast<double>(last_rtts[last_rtts.size() * 99 / 100]);
 }
 
+// Peak resident memory of this process (VmHWM), in MB.
+double peak_rss_mb() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  double kb = -1;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "VmHWM: %lf kB", &kb) == 1) break;
+  std::fclose(f);
+  return kb / 1024;
+}
+
+// The slow consumer of the flow-control scenario: takes 64-byte messages,
+// sleeping 1 ms every 1000, then reports its peak memory.
+task<void> slow_msg64_consumer(actor& self, actor_ref report, std::uint64_t n) {
+  for (std::uint64_t i = 1; i <= n; ++i) {
+    co_await self.receive<shm_msg64>();
+    if (i % 1000 == 0) co_await self.sleep_for(std::chrono::milliseconds(1));
+  }
+  self.send(report, shm_peak{peak_rss_mb()});
+}
+TROUPE_ACTOR(slow_msg64_consumer);
+
+// A producer throttling after every send, to a slow consumer in another
+// process: the larger peak memory of the two (run in a fresh process).
+double slow_consumer_peak() {
+  constexpr std::uint64_t n = 2'000'000;
+  double peak = -1;
+  program([&](actor& self) -> task<void> {
+    process p = co_await self.spawn_process({});
+    actor_ref c = co_await self.spawn(p, slow_msg64_consumer, self.ref(), n);
+    shm_msg64 m;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      m.seq = i;
+      self.send(c, m);
+      co_await self.throttle();
+    }
+    double theirs = (co_await self.receive<shm_peak>())->mb;
+    peak = std::max(theirs, peak_rss_mb());
+  });
+  return peak;
+}
+bench::child_registrar c1("shm_slow_consumer_peak_rss_mb", slow_consumer_peak);
+double shm_slow_consumer_peak_rss_mb() { return bench::run_child("shm_slow_consumer_peak_rss_mb"); }
+
 double process_spawn_ms() {
   double ms = 0;
   program([&](actor& self) -> task<void> {
@@ -153,6 +202,10 @@ bench::registrar r2("shm_serialized_msgs_per_s", "{u64, 56-byte string} messages
 bench::registrar r3("shm_rtt_ns", "median ns per ping-pong round trip between two processes", shm_rtt_ns);
 bench::registrar r4("shm_rtt_p99_ns", "99th percentile of the same", shm_rtt_p99_ns);
 bench::registrar r5("shm_gbytes_per_s", "GB/s of 1 MiB messages, one process to another", shm_gbytes_per_s);
+bench::registrar r7("shm_slow_consumer_peak_rss_mb",
+                    "peak MB (the larger process) of 2M 64-byte messages, throttled, to a consumer in another "
+                    "process sleeping 1 ms per 1000",
+                    shm_slow_consumer_peak_rss_mb);
 bench::registrar r6("process_spawn_ms", "ms from spawn_process to the first message answered there",
                     process_spawn_ms);
 

@@ -1,7 +1,12 @@
 #include <troupe/actors/pool.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <cxxabi.h>
+#include <memory>
+#include <stdexcept>
+#include <typeinfo>
 #include <unordered_set>
 
 namespace troupe {
@@ -42,6 +47,41 @@ void put_outcome(byte_buffer& w, std::uint64_t id, bool ok, std::span<const std:
   w.append(bytes.data(), bytes.size());
 }
 
+std::vector<char> encode_failure(std::string_view type, std::string_view message) {
+  std::vector<char> out(sizeof(std::uint32_t) + type.size() + message.size());
+  auto n = static_cast<std::uint32_t>(type.size());
+  std::memcpy(out.data(), &n, sizeof n);
+  std::memcpy(out.data() + sizeof n, type.data(), type.size());
+  std::memcpy(out.data() + sizeof n + type.size(), message.data(), message.size());
+  return out;
+}
+
+void throw_failure(const std::vector<char>& output) {
+  std::uint32_t n = 0;
+  if (output.size() < sizeof n) throw pool_task_error(std::string(output.begin(), output.end()));
+  std::memcpy(&n, output.data(), sizeof n);
+  if (n > output.size() - sizeof n) throw pool_task_error(std::string(output.begin(), output.end()));
+  auto type_end = output.begin() + static_cast<std::ptrdiff_t>(sizeof n + n);
+  throw pool_task_error(std::string(output.begin() + sizeof n, type_end), std::string(type_end, output.end()));
+}
+
+namespace {
+
+std::vector<char> pool_failure(std::string_view why) { return encode_failure({}, why); }
+
+std::string demangle(const char* name) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free);
+  return status == 0 && d ? std::string(d.get()) : std::string(name);
+}
+
+// The failure of a task that raised: its type name (demangled) and message.
+std::vector<char> task_failure(const std::type_info* type, std::string_view message) {
+  return encode_failure(type ? demangle(type->name()) : std::string(), message);
+}
+
+}  // namespace
+
 // A worker: takes batches of jobs, runs each, answers with their outcomes.
 task<void> pool_worker(actor& self, actor_ref coordinator, std::uint64_t maxtasks) {
   self.send(coordinator, pp::hello{});
@@ -53,6 +93,9 @@ task<void> pool_worker(actor& self, actor_ref coordinator, std::uint64_t maxtask
     reader r{batch->wire};
     std::size_t count = 0;
     while (!r.done()) {
+      // At its limit the worker retires; the coordinator hands the jobs of
+      // the batch it did not run to another worker.
+      if (maxtasks && done + count >= maxtasks) break;
       std::uint64_t id = 0, fn = 0;
       std::uint8_t kind = 0;
       std::uint32_t size = 0;
@@ -65,30 +108,36 @@ task<void> pool_worker(actor& self, actor_ref coordinator, std::uint64_t maxtask
       // The result is written straight after its outcome header; its size
       // is filled in afterwards (or the header rewritten for an error).
       std::size_t at = results.wire.size();
+      auto fail = [&](const std::vector<char>& why) {
+        results.wire.resize(at);
+        put_outcome(results.wire, id, false, std::as_bytes(std::span(why.data(), why.size())));
+      };
+      const task_function* f = find_task_function(fn);
+      if (!f) {
+        fail(pool_failure("no task function with id " + std::to_string(fn) +
+                          " is registered (TROUPE_TASK) in this program"));
+        continue;
+      }
+      if (kind == pp::map && !f->map) {
+        fail(pool_failure("task function " + f->name + " does not take one argument"));
+        continue;
+      }
       try {
-        const task_function* f = find_task_function(fn);
-        if (!f) throw pool_task_error("no task function with id " + std::to_string(fn) +
-                                      " is registered (TROUPE_TASK) in this program");
         put(results.wire, id);
         put<std::uint8_t>(results.wire, 1);
         put<std::uint32_t>(results.wire, 0);
         std::size_t body = results.wire.size();
-        if (kind == pp::map) {
-          if (!f->map) throw pool_task_error("task function " + f->name + " does not take one argument");
+        if (kind == pp::map)
           f->map(f->fn, input, results.wire);
-        } else {
+        else
           f->apply(f->fn, input, results.wire);
-        }
         auto size = static_cast<std::uint32_t>(results.wire.size() - body);
         std::memcpy(results.wire.data() + body - sizeof size, &size, sizeof size);
       } catch (const std::exception& e) {
-        results.wire.resize(at);
-        std::string what = e.what();
-        put_outcome(results.wire, id, false, std::as_bytes(std::span(what.data(), what.size())));
+        // As Python re-raises the exception's type: here its name comes back.
+        fail(task_failure(&typeid(e), e.what()));
       } catch (...) {
-        results.wire.resize(at);
-        std::string what = "task raised an exception of unknown type";
-        put_outcome(results.wire, id, false, std::as_bytes(std::span(what.data(), what.size())));
+        fail(task_failure(abi::__cxa_current_exception_type(), "(an exception not derived from std::exception)"));
       }
     }
     done += count;
@@ -121,6 +170,8 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
   std::deque<std::uint64_t> pending;              // jobs waiting for a worker
   std::deque<message> joiners;
   bool closing = false;
+  bool terminated = false;  // terminate(): workers are killed, not asked to end
+  const std::size_t local_processes = opts.processes.value_or(0);  // (pool::start always sets it)
   std::size_t starting = 0;  // processes asked for, not yet said hello
   std::string start_failure;  // why the last worker could not be started
   int early_deaths = 0;       // worker processes in a row that ended before their hello
@@ -162,7 +213,7 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
   };
   // Jobs a worker may hold: enough to keep it busy between two messages,
   // but never so many that one worker takes work the others could do.
-  const std::size_t expected_workers = std::max<std::size_t>(1, opts.processes + nodes.size());
+  const std::size_t expected_workers = std::max<std::size_t>(1, local_processes + nodes.size());
   auto dispatch = [&] {
     std::size_t fair = (jobs.size() + 2 * expected_workers - 1) / (2 * expected_workers);
     std::size_t cap = std::clamp<std::size_t>(fair, 1, prefetch * opts.batch);
@@ -194,7 +245,7 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
             for (std::size_t k = 0; k < n && !w.in_flight.empty(); ++k) {
               std::uint64_t id = w.in_flight.back();
               w.in_flight.pop_back();
-              finish(id, false, {why.begin(), why.end()});
+              finish(id, false, pool_failure(why));
             }
           }
         }
@@ -209,15 +260,17 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
       std::string why = "no pool worker is left" + (start_failure.empty() ? std::string() : ": " + start_failure);
       std::vector<std::uint64_t> ids;
       for (auto& [id, e] : jobs) ids.push_back(id);
-      for (auto id : ids) finish(id, false, {why.begin(), why.end()});
+      for (auto id : ids) finish(id, false, pool_failure(why));
       pending.clear();
     }
     if (!closing || !jobs.empty()) return;
     for (auto& [ref, w] : workers) {
-      if (w.proc)
-        w.proc.terminate();
-      else
+      if (!w.proc)
         self.kill(ref);
+      else if (terminated)
+        w.proc.kill();
+      else
+        w.proc.terminate();
     }
     if (workers.empty()) {
       for (auto& j : joiners) self.reply(j, pp::joined{});
@@ -225,7 +278,7 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
     }
   };
 
-  for (std::size_t i = 0; i < opts.processes; ++i) co_await start_local_worker();
+  for (std::size_t i = 0; i < local_processes; ++i) co_await start_local_worker();
   for (node_ref n : nodes) {
     try {
       actor_ref w = co_await self.spawn(n, pool_worker, self.ref(), static_cast<std::uint64_t>(opts.maxtasksperchild));
@@ -245,7 +298,7 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
       std::string why = "the pool's coordinator ended";
       for (auto& [id, e] : jobs) {
         try {
-          self.send(e.reply_to, pool_result_msg{pp::result{id, false, {why.begin(), why.end()}}});
+          self.send(e.reply_to, pool_result_msg{pp::result{id, false, pool_failure(why)}});
         } catch (...) {
         }
       }
@@ -257,7 +310,7 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
     if (auto* s = m.get_if<pool_submit_msg>()) {
       if (closing) {
         std::string why = "the pool is closed";
-        self.send(s->s.reply_to, pool_result_msg{pp::result{s->s.work.id, false, {why.begin(), why.end()}}});
+        self.send(s->s.reply_to, pool_result_msg{pp::result{s->s.work.id, false, pool_failure(why)}});
         continue;
       }
       std::uint64_t id = s->s.work.id;
@@ -268,11 +321,19 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
       actor_ref w = m.sender();
       if (starting) --starting;
       early_deaths = 0;
+      if (terminated) {  // too late: terminate() killed its process already (or kills it now)
+        if (auto p = procs.find(w.node); p != procs.end())
+          p->second.kill();
+        else
+          self.kill(w);
+        continue;
+      }
       worker_state& st = workers[w];
       st.ready = true;
       if (auto p = procs.find(w.node); p != procs.end()) st.proc = p->second;
       self.monitor(w);
       dispatch();
+      settle();  // a worker that comes after close (or terminate) with nothing to do goes at once
     } else if (auto* o = m.get_if<pp::outcomes>()) {
       auto it = workers.find(m.sender());
       reader r{o->wire};
@@ -303,8 +364,10 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
       for (auto& [ref, w] : workers) known |= ref.node == e->node;
       if (!known && procs.erase(e->node)) {
         if (starting) --starting;
-        TROUPE_LOG(warn) << "pool: a worker process ended before it started serving";
-        start_failure = "worker processes end before they start serving";
+        if (!terminated) {  // (terminate kills the ones still starting)
+          TROUPE_LOG(warn) << "pool: a worker process ended before it started serving";
+          start_failure = "worker processes end before they start serving";
+        }
         if (++early_deaths <= 5 && (!closing || !jobs.empty())) co_await start_local_worker();
         settle();
       }
@@ -322,7 +385,7 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
         if (j->second.attempts > opts.retries) {
           std::string why = "the worker running this task died " + std::to_string(j->second.attempts) +
                             " times (last: " + d->detail + ")";
-          finish(id, false, {why.begin(), why.end()});
+          finish(id, false, pool_failure(why));
         } else {
           pending.push_front(id);
         }
@@ -355,18 +418,15 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
         joiners.push_back(std::move(m));
     } else if (m.is<pp::terminate>()) {
       closing = true;
-      for (auto& [id, e] : jobs) {
-        std::string why = "the pool was terminated";
-        self.send(e.reply_to, pool_result_msg{pp::result{id, false, {why.begin(), why.end()}}});
-      }
+      terminated = true;
+      const std::vector<char> why = pool_failure("the pool was terminated");
+      for (auto& [id, e] : jobs) self.send(e.reply_to, pool_result_msg{pp::result{id, false, why}});
       jobs.clear();
       pending.clear();
-      for (auto& [ref, w] : workers) {
-        if (w.proc)
-          w.proc.kill();
-        else
-          self.kill(ref);
-      }
+      // Every worker process, also the ones that did not say hello yet (one
+      // that still does is killed then); settle kills the workers on nodes.
+      for (auto& [n, p] : procs) p.kill();
+      settle();
     }
   }
 }
@@ -377,11 +437,17 @@ pool_starter pool::start(actor& self, const pool_options& given) {
   pool_options opts = given;
   std::vector<node_ref> nodes(given.nodes.begin(), given.nodes.end());
   opts.nodes = {};
-  if (opts.processes == 0 && nodes.empty()) opts.processes = std::max(1u, std::thread::hardware_concurrency());
+  // Not given: one per core, or none when nodes host the workers. Given
+  // as 0 with nodes: only those. No worker at all is refused, as Python's
+  // Pool(0) raises ValueError.
+  if (!opts.processes)
+    opts.processes = nodes.empty() ? std::max<std::size_t>(1, std::thread::hardware_concurrency()) : 0;
+  std::size_t n = *opts.processes + nodes.size();
+  if (n == 0)
+    throw std::invalid_argument("troupe::pool: the number of workers must be at least 1 (processes = 0 and no nodes)");
   if (opts.batch == 0) opts.batch = 1;
   // A worker retires after maxtasksperchild tasks: never send it more at once.
   if (opts.maxtasksperchild) opts.batch = std::min(opts.batch, opts.maxtasksperchild);
-  std::size_t n = opts.processes + nodes.size();
   actor_ref c = self.spawn(detail::pool_coordinator, opts, std::move(nodes));
   return pool_starter(pool(c, n));
 }
@@ -417,27 +483,38 @@ namespace {
 constexpr auto coordinator_check = std::chrono::milliseconds(100);
 
 detail::pool_protocol::result coordinator_gone(std::uint64_t id) {
-  std::string why = "the pool's coordinator ended";
-  return detail::pool_protocol::result{id, false, {why.begin(), why.end()}};
+  return detail::pool_protocol::result{id, false, detail::encode_failure({}, "the pool's coordinator ended")};
 }
 }  // namespace
 
-task<detail::pool_protocol::result> pool::wait(actor& self, actor_ref coordinator, std::uint64_t id) {
+task<std::optional<detail::pool_protocol::result>> pool::wait(actor& self, actor_ref coordinator, std::uint64_t id,
+                                                               duration timeout) {
   auto it = arrived_.find(id);
   if (it != arrived_.end()) {
     auto r = std::move(it->second);
     arrived_.erase(it);
     co_return r;
   }
+  clock::time_point now = self.node().now();
+  clock::time_point deadline = timeout >= clock::time_point::max() - now ? clock::time_point::max()
+                               : timeout <= duration::zero()             ? now
+                                                                         : now + timeout;
   for (;;) {
-    auto m = co_await self.receive<detail::pool_result_msg>(coordinator_check);
+    duration left = deadline == clock::time_point::max() ? coordinator_check : deadline - self.node().now();
+    auto m = co_await self.receive<detail::pool_result_msg>(std::clamp<duration>(left, duration::zero(), coordinator_check));
     if (!m) {
       if (!self.node().alive(coordinator)) co_return coordinator_gone(id);
+      if (self.node().now() >= deadline) co_return std::nullopt;  // (the task goes on)
       continue;
     }
     if ((*m)->r.id == id) co_return std::move((*m)->r);
     arrived_.emplace((*m)->r.id, std::move((*m)->r));
   }
+}
+
+void pool::keep(detail::pool_protocol::result r) {
+  std::uint64_t id = r.id;
+  arrived_.insert_or_assign(id, std::move(r));
 }
 
 task<detail::pool_protocol::result> pool::wait_any(actor& self, actor_ref coordinator,

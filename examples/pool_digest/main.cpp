@@ -105,7 +105,7 @@ TROUPE_MESSAGE(digest);
 
 int main(int argc, char** argv) {
   std::string dir;
-  std::size_t processes = 0;
+  std::optional<std::size_t> processes;  // not given: one worker per core
   bool compare = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];

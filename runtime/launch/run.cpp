@@ -106,11 +106,13 @@ bool add_default_transports(node& n, const network_settings& net, bool worker) {
   tcp.join(*net.join, std::chrono::seconds(30));
   asio::io_context& io = n.io_context();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(31);
-  while (!n.router()->any_linked_peer() && !tcp.join_error() && std::chrono::steady_clock::now() < deadline) {
+  // Joined once the link is up and the node joined has said whom it knows:
+  // the main actor then reaches every node its parent could.
+  while (!tcp.joined() && !tcp.join_error() && std::chrono::steady_clock::now() < deadline) {
     io.restart();
     io.run_one_for(std::chrono::milliseconds(50));
   }
-  node_id joined = n.router()->any_linked_peer();
+  node_id joined = tcp.joined();
   if (!joined) return false;
   if (!worker) n.set_root(joined);  // the node joined keeps the cluster's names
   return true;
@@ -234,7 +236,17 @@ int run_as_root(std::vector<std::string> args, root_function& root, node_options
   n.spawn([&](actor& self) -> task<void> {
     on_end guard{[&] {
       root_done = true;
-      n.shutdown();  // the program is over when its root is: the other actors get to finish
+      // The program is over when its root is. Its processes end first, as
+      // at Python's exit (daemons terminated, serving nodes asked to stop,
+      // processes with a main actor waited for): this node's actors (a
+      // queue, a pool) serve them until then, so a daemon blocked on one
+      // sees its own shutdown rather than a failed request.
+      if (auto* pm = n.processes(); pm && pm->alive() > 0) {
+        pm->shutdown_children();
+        pm->when_all_ended([&n] { n.shutdown(); });
+      } else {
+        n.shutdown();
+      }
     }};
     try {
       code = co_await root(self);

@@ -24,11 +24,11 @@ lookup_awaiter actor::lookup(std::string name, duration timeout) {
   if (auto r = node_->whereis(name)) return lookup_awaiter(r, std::nullopt);
   node_id root = node_->root_id();
   if (root == node_->id()) return lookup_awaiter(std::nullopt, std::nullopt);
-  std::uint64_t correlation = node_->next_correlation();
-  awaiting_correlation_ = correlation;
+  std::uint64_t correlation = node_->begin_request(this);
   node_->post_system(ref_, root, detail::sys::lookup{std::move(name)}, correlation, frame_flags::request);
-  return lookup_awaiter(std::nullopt, request_awaiter<detail::sys::lookup_reply>(*this, actor_ref{root, 0}, correlation,
-                                                                                  timeout, std::nullopt));
+  return lookup_awaiter(std::nullopt, request_awaiter<detail::sys::lookup_reply>(
+                                          *this, actor_ref{root, 0}, correlation,
+                                          deadline_after(node_->now(), timeout), std::nullopt));
 }
 
 // --- process handle -------------------------------------------------------------

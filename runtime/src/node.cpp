@@ -9,6 +9,7 @@
 #include <cassert>
 #include <exception>
 #include <random>
+#include <thread>
 
 namespace troupe {
 namespace {
@@ -48,6 +49,7 @@ node::~node() {
   for (std::size_t i = 1; i < slots_.size(); ++i)
     if (actor* a = slots_[i].a) finish(a, exit_reason::shutdown, "node destroyed");
   if (router_) router_->stop();
+  blocking_.reset();
   processes_.reset();
   router_.reset();
 }
@@ -134,7 +136,13 @@ void node::finish(actor* a, exit_reason why, std::string detail) {
 
   // Detach from scheduling.
   if (a->ready_) unlink_ready(a);
-  if (a->wait_ == detail::wait_kind::external) --parked_;
+  if (a->wait_ == detail::wait_kind::external || a->wait_ == detail::wait_kind::blocking) --parked_;
+  // Work run_blocking started may use what the actor's frame holds: it
+  // must be over before the frame goes.
+  if (a->blocking_) {
+    while (!a->blocking_->done.load(std::memory_order_acquire)) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    a->blocking_ = nullptr;
+  }
   a->wait_ = detail::wait_kind::none;
   if (a->timer_index_ != no_timer) timer_remove(a);
   unblock(a);
@@ -142,7 +150,7 @@ void node::finish(actor* a, exit_reason why, std::string detail) {
     if (a->ws_->result) a->ws_->result->type->destroy(std::exchange(a->ws_->result, nullptr));
     a->ws_ = nullptr;
   }
-  if (a->early_reply_) a->early_reply_->type->destroy(std::exchange(a->early_reply_, nullptr));
+  a->replies_.clear();
 
   // From now on sends to it are dead letters.
   slots_[index].a = nullptr;
@@ -164,6 +172,7 @@ void node::finish(actor* a, exit_reason why, std::string detail) {
   // fail at their senders rather than time out.
   while (detail::envelope* e = a->mbox_head_) {
     a->mbox_head_ = e->next;
+    if (e->flags & detail::envelope_credited) taken(a, e);
     if (e->flags & frame_flags::request)
       answer_failed_request(e->sender, e->correlation, ref, request_errc::actor_down,
                             std::string("actor ended (") + to_string(why) + ") before answering");
@@ -171,6 +180,7 @@ void node::finish(actor* a, exit_reason why, std::string detail) {
   }
   a->mbox_tail_ = nullptr;
   a->mbox_size_ = 0;
+  if (!shutting_down_) pay_credit(a, true);  // its senders may send elsewhere now
   std::vector<detail::watcher> watchers = std::move(a->watchers_);
   std::string text = detail.empty() ? std::string(to_string(why)) : std::string(to_string(why)) + ": " + detail;
   for (const detail::watcher& w : watchers) {
@@ -256,19 +266,17 @@ void node::enqueue(actor* a, detail::envelope* e) noexcept {
     }
     if (match) {
       if (e->flags & frame_flags::request) a->watchers_.push_back({e->sender, e->correlation});
+      if (e->flags & detail::envelope_credited) taken(a, e);
       a->ws_->result = e;
       a->wait_ = detail::wait_kind::none;  // handed over: later messages queue
       wake(a);
       return;
     }
   }
-  if ((e->flags & frame_flags::response) && a->awaiting_correlation_ == e->correlation) {
-    if (a->early_reply_) a->early_reply_->type->destroy(a->early_reply_);  // a stale one
-    a->early_reply_ = e;  // the requester has not suspended yet
-    return;
-  }
   if (e->flags & frame_flags::response) {
-    // Nobody waits for it any more (the request timed out): drop.
+    // Kept until its await takes it, if the request is still outstanding.
+    if (a->replies_.keep(e->correlation, e)) return;
+    // Nobody waits for it any more (timed out, or its awaiter is gone): drop.
     TROUPE_LOG(debug) << "late reply of type " << e->type->name << " to " << a->ref_ << " dropped";
     e->type->destroy(e);
     return;
@@ -298,9 +306,53 @@ detail::envelope* node::take(actor* a, const detail::wait_state& w) noexcept {
     --a->mbox_size_;
     if (a->blocked_head_ && a->mbox_size_ <= a->mbox_capacity_ / 2) release_blocked(a);
     if (e->flags & frame_flags::request) a->watchers_.push_back({e->sender, e->correlation});
+    if (e->flags & detail::envelope_credited) taken(a, e);
+    if (a->credit_held_ && a->mbox_size_ <= a->mbox_capacity_ / 2) pay_credit(a, false);
     return e;
   }
   return nullptr;
+}
+
+// --- credit for senders on other nodes (see detail/flow_control.hpp) ---------
+
+void node::taken(actor* a, const detail::envelope* e) noexcept {
+  detail::credit_owed* o = nullptr;
+  for (auto& x : a->owed_)
+    if (x.from == e->sender.node) o = &x;
+  if (!o) {
+    try {
+      o = &a->owed_.emplace_back();
+    } catch (...) {
+      return;  // out of memory: that sender's window shrinks by one
+    }
+    o->from = e->sender.node;
+  }
+  ++o->messages;
+  o->bytes += e->wire_size;
+  if (o->messages < detail::credit_batch_messages && o->bytes < detail::credit_batch_bytes) return;
+  // Over its bound, the mailbox keeps the credit until it has drained.
+  if (a->mbox_size_ > a->mbox_capacity_) {
+    a->credit_held_ = true;
+    return;
+  }
+  pay(a, *o);
+}
+
+void node::pay(actor* a, detail::credit_owed& o) noexcept {
+  std::uint32_t m = std::exchange(o.messages, 0);
+  std::uint64_t b = std::exchange(o.bytes, 0);
+  if (!m || !router_) return;
+  try {
+    router_->grant(o.from, a->ref_.id, m, b);
+  } catch (const std::exception& ex) {
+    TROUPE_LOG(warn) << "cannot hand credit back to node " << node_id_string(o.from) << ": " << ex.what();
+  }
+}
+
+void node::pay_credit(actor* a, bool all) noexcept {
+  a->credit_held_ = false;
+  for (auto& o : a->owed_)
+    if (all || o.messages >= detail::credit_batch_messages || o.bytes >= detail::credit_batch_bytes) pay(a, o);
 }
 
 void node::answered(actor* a, actor_ref requester, std::uint64_t correlation) noexcept {
@@ -311,6 +363,11 @@ void node::answered(actor* a, actor_ref requester, std::uint64_t correlation) no
       w.pop_back();
       return;
     }
+}
+
+void node::end_request(actor* a, std::uint64_t correlation, node_id target) noexcept {
+  a->replies_.remove(correlation);
+  if (target != id_ && router_) router_->forget_request(correlation);
 }
 
 void node::answer_failed_request(actor_ref requester, std::uint64_t correlation, actor_ref target,
@@ -435,7 +492,7 @@ void node::block_on(actor* self, actor_ref target) {
     self->blocked_next_ = t->blocked_head_;
     t->blocked_head_ = self;
   } else if (router_) {
-    router_->block_on(self, target.node);
+    router_->block_on(self, target);
   }
 }
 
@@ -457,7 +514,7 @@ void node::unblock(actor* a) noexcept {
     a->blocked_on_ = nullptr;
     a->blocked_next_ = nullptr;
   }
-  if (a->blocked_on_link_ && router_) router_->unblock(a);
+  if (a->blocked_on_list_ && router_) router_->unblock(a);
 }
 
 // --- scheduling --------------------------------------------------------------------
@@ -554,6 +611,25 @@ void node::unpark(actor_ref r, std::uint32_t token) noexcept {
   wake(a);
 }
 
+void node::start_blocking(actor* a, std::coroutine_handle<> h, std::shared_ptr<detail::blocking_job> job) {
+  if (!blocking_) blocking_ = std::make_unique<detail::blocking_pool>(*this, opts_.blocking_threads);
+  suspend(a, h, detail::wait_kind::blocking);
+  ++parked_;
+  job->who = a->ref_;
+  job->token = ++a->park_token_;
+  a->blocking_ = job.get();
+  blocking_->submit(std::move(job));
+}
+
+void node::end_blocking(actor_ref r, std::uint32_t token) noexcept {
+  actor* a = lookup(r.id);
+  if (!a || a->wait_ != detail::wait_kind::blocking || a->park_token_ != token) return;
+  --parked_;
+  a->blocking_ = nullptr;
+  a->wait_ = detail::wait_kind::none;
+  make_ready(a);
+}
+
 void node::serve() {
   stop_called_ = false;
   io_->restart();
@@ -600,6 +676,7 @@ void node::add_transport(std::unique_ptr<transport> t) {
 
 void node::timer_add(actor* a, clock::time_point deadline) {
   if (a->timer_index_ != no_timer) timer_remove(a);
+  if (deadline == clock::time_point::max()) return;  // no deadline: the wait is untimed
   a->deadline_ = deadline;
   a->timer_index_ = timers_.size();
   timers_.push_back(a);

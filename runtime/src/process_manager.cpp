@@ -248,7 +248,19 @@ void process_manager::on_exit(const std::shared_ptr<child>& c) {
   node_.names_of_node_gone(id);
   wake(s.start_waiters);
   wake(s.exit_waiters);
+  if (children_.empty() && !all_ended_.empty()) {
+    auto fs = std::move(all_ended_);
+    all_ended_.clear();
+    for (auto& f : fs) f();
+  }
   node_.idle_check();
+}
+
+void process_manager::when_all_ended(std::function<void()> f) {
+  if (children_.empty())
+    f();
+  else
+    all_ended_.push_back(std::move(f));
 }
 
 bool process_manager::explain_down(node_id peer, const std::string& reason) {

@@ -32,6 +32,7 @@ void router::stop() {
   stopping_ = true;
   for (auto& t : transports_) t->stop();
   last_peer_ = nullptr;
+  forget_flows();
   peers_.clear();
   transports_.clear();
 }
@@ -135,6 +136,15 @@ bool router::send(actor_ref from, actor_ref to, const message_type& t, const voi
     p.pending.push_back(std::move(copy));
   };
   peer& p = peer_for(to.node);
+  // What goes to an actor's mailbox counts against its window (replies
+  // have their place in the requester's table, control messages none).
+  bool over_window = false;
+  if (!(flags & (frame_flags::system | frame_flags::response)) && to.id) {
+    flow& f = flow_for(p, to.id);
+    f.messages -= 1;
+    f.bytes -= static_cast<std::int64_t>(hdr.size() + body.size());
+    over_window = f.exhausted();
+  }
   bool result;
   if (!p.links.empty()) {
     auto r = p.links.front()->send(hdr, body);
@@ -147,7 +157,7 @@ bool router::send(actor_ref from, actor_ref to, const message_type& t, const voi
     // Another sender's frame may have drained the link meanwhile: whoever
     // waits for room must hear of it (the link only reports writable
     // from its own poll).
-    if (!result && p.blocked) wake_blocked(p);
+    if (!result && p.blocked.head) wake_blocked(p.blocked);
   } else {
     queue(p);
     if (!p.connecting) try_connect(p);
@@ -157,7 +167,37 @@ bool router::send(actor_ref from, actor_ref to, const message_type& t, const voi
     scratch_.clear();
     scratch_.shrink_if_above(scratch_keep);
   }
-  return result;
+  return result || over_window;
+}
+
+flow& router::flow_for(peer& p, actor_id to) {
+  if (last_flow_ && last_flow_actor_ == to && last_flow_node_ == p.id) return *last_flow_;
+  flow& f = p.flows[to];
+  last_flow_ = &f;
+  last_flow_node_ = p.id;
+  last_flow_actor_ = to;
+  return f;
+}
+
+void router::grant(node_id to, actor_id who, std::uint32_t messages, std::uint64_t bytes) {
+  if (stopping_ || !peers_.count(to)) return;  // (a node that is gone needs none)
+  send_system(actor_ref{node_.id(), who}, to, sys::credit{who, messages, bytes});
+}
+
+void router::credited(node_id from, actor_id target, std::uint32_t messages, std::uint64_t bytes) {
+  auto it = peers_.find(from);
+  if (it == peers_.end()) return;
+  peer& p = *it->second;
+  auto f = p.flows.find(target);
+  if (f == p.flows.end()) return;
+  f->second.messages += messages;
+  f->second.bytes += static_cast<std::int64_t>(bytes);
+  if (!f->second.exhausted() && f->second.blocked.head) wake_blocked(f->second.blocked);
+  // Everything sent was taken: nothing to remember about this receiver.
+  if (f->second.full() && !f->second.blocked.head) {
+    if (last_flow_ == &f->second) forget_flows();
+    p.flows.erase(f);
+  }
 }
 
 void router::try_connect(peer& p) {
@@ -198,7 +238,7 @@ void router::link_up(std::shared_ptr<link> l) {
   p.next_transport = 0;
   p.links.push_back(std::move(l));
   flush_pending(p);
-  if (!congested(p)) wake_blocked(p);
+  if (!congested(p)) wake_blocked(p.blocked);
   if (p.links.size() == 1 && node_.processes_) node_.processes_->on_peer_up(p.id);
 }
 
@@ -241,7 +281,7 @@ void router::link_down(link& l, const std::string& reason) {
       }
     }
     flush_pending(p);
-    if (!congested(p)) wake_blocked(p);
+    if (!congested(p)) wake_blocked(p.blocked);
     return;
   }
   if (stopping_) return;
@@ -265,13 +305,14 @@ void router::link_writable(link& l) {
   if (it == peers_.end()) return;
   peer& p = *it->second;
   flush_pending(p);
-  if (!congested(p)) wake_blocked(p);
+  if (!congested(p)) wake_blocked(p.blocked);
 }
 
 void router::fail_peer(node_id id, const std::string& reason) {
   auto it = peers_.find(id);
   std::unique_ptr<peer> gone;
   last_peer_ = nullptr;
+  forget_flows();
   if (it != peers_.end()) {
     gone = std::move(it->second);
     peers_.erase(it);
@@ -281,7 +322,8 @@ void router::fail_peer(node_id id, const std::string& reason) {
     for (auto& [target, watcher] : gone->monitors)
       (void)node_.post_message(actor_ref{id, target}, watcher, down{actor_ref{id, target}, exit_reason::unreachable, reason}, 0, 0);
     node_.dead_letters_ += gone->pending.size();
-    wake_blocked(*gone);
+    wake_blocked(gone->blocked);
+    for (auto& [target, f] : gone->flows) wake_blocked(f.blocked);
   }
   for (auto i = inflight_.begin(); i != inflight_.end();) {
     if (i->second.second == id) {
@@ -299,29 +341,36 @@ void router::fail_peer(node_id id, const std::string& reason) {
   node_.idle_check();
 }
 
-void router::wake_blocked(peer& p) noexcept {
-  actor* s = std::exchange(p.blocked, nullptr);
+void router::wake_blocked(blocked_list& l) noexcept {
+  actor* s = std::exchange(l.head, nullptr);
   while (s) {
     actor* next = std::exchange(s->blocked_next_, nullptr);
-    s->blocked_on_link_ = nullptr;
+    s->blocked_on_list_ = nullptr;
     if (s->wait_ == wait_kind::send) node_.make_ready(s);
     s = next;
   }
 }
 
-void router::block_on(actor* self, node_id id) {
-  auto it = peers_.find(id);
-  if (it == peers_.end() || !congested(*it->second)) return;
+void router::block_on(actor* self, actor_ref target) {
+  auto it = peers_.find(target.node);
+  if (it == peers_.end()) return;
   peer& p = *it->second;
-  self->blocked_on_link_ = &p;
-  self->blocked_next_ = p.blocked;
-  p.blocked = self;
+  blocked_list* list = nullptr;
+  if (congested(p)) {
+    list = &p.blocked;
+  } else if (auto f = p.flows.find(target.id); f != p.flows.end() && f->second.exhausted()) {
+    list = &f->second.blocked;
+  }
+  if (!list) return;
+  self->blocked_on_list_ = list;
+  self->blocked_next_ = list->head;
+  list->head = self;
 }
 
 void router::unblock(actor* a) noexcept {
-  auto* p = static_cast<peer*>(std::exchange(a->blocked_on_link_, nullptr));
-  if (!p) return;
-  actor** cur = &p->blocked;
+  blocked_list* l = std::exchange(a->blocked_on_list_, nullptr);
+  if (!l) return;
+  actor** cur = &l->head;
   while (*cur && *cur != a) cur = &(*cur)->blocked_next_;
   if (*cur) *cur = a->blocked_next_;
   a->blocked_next_ = nullptr;
@@ -406,6 +455,9 @@ void router::deliver(link& from, const frame_header& h, std::span<const std::byt
   e->sender = sender;
   e->correlation = h.correlation;
   e->flags = h.flags & (frame_flags::request | frame_flags::response);
+  e->wire_size = static_cast<std::uint32_t>(frame_header::size + payload.size());
+  // Counted against the sending node's window until the actor takes it.
+  if (!h.has(frame_flags::system) && !h.has(frame_flags::response) && h.dst_actor) e->flags |= envelope_credited;
   message m(e);
 
   if (h.has(frame_flags::system)) return handle_system(h, m);
@@ -422,7 +474,10 @@ void router::deliver(link& from, const frame_header& h, std::span<const std::byt
     }
   }
   actor* a = node_.lookup(h.dst_actor);
-  if (!a) return node_.dead_letter(m.release(), target, "no such actor");
+  if (!a) {
+    if (e->flags & envelope_credited) grant(h.src_node, h.dst_actor, 1, e->wire_size);  // taken, as it were
+    return node_.dead_letter(m.release(), target, "no such actor");
+  }
   node_.enqueue(a, m.release());
 }
 
@@ -471,6 +526,8 @@ void router::handle_system(const frame_header& h, message& m) {
   } else if (auto* x = m.get_if<sys::unregister_name>()) {
     auto it = node_.global_names_.find(x->name);
     if (it != node_.global_names_.end() && it->second == x->ref) node_.global_names_.erase(it);
+  } else if (auto* x = m.get_if<sys::credit>()) {
+    credited(h.src_node, x->target, x->messages, x->bytes);
   } else if (auto* x = m.get_if<sys::shutdown>()) {
     TROUPE_LOG(info) << "shutdown asked by node " << node_id_string(h.src_node) << ": " << x->reason;
     node_.shutdown();

@@ -414,11 +414,16 @@ TEST_F(process_test, an_item_is_not_handed_to_a_getter_that_died) {
 }
 
 namespace {
-task<void> fast_pipe_writer(actor& self, pipe_end<std::string> out, int count) {
+constexpr int progress_step = 250;
+
+// Reports to `watch` how many items it has sent, every progress_step items
+// (a seq, as itest has it: n = items sent).
+task<void> fast_pipe_writer(actor& self, pipe_end<std::string> out, int count, actor_ref watch) {
   std::string item(1024, 'p');
   for (int i = 0; i < count; ++i) {
     out.send(self, item);
     co_await self.throttle();
+    if ((i + 1) % progress_step == 0) self.send(watch, seq{0, static_cast<std::uint64_t>(i + 1)});
   }
   out.close(self);
 }
@@ -427,23 +432,44 @@ TROUPE_ACTOR(fast_pipe_writer);
 
 TEST_F(process_test, a_throttled_pipe_writer_is_paced_by_a_slow_reader) {
   // 20000 items of 1 KiB through a reader that takes them slowly: the
-  // pipe's buffer never holds more than its capacity plus a mailbox.
-  int received = 0;
+  // writer can be ahead by what the pipe's buffer holds, the buffer's
+  // mailbox bound and, across processes, one window of credit.
+  constexpr int count = 20000;
+  int received = 0, reports = 0;
+  std::int64_t max_lead = 0;
   run([&](actor& self) -> task<void> {
     auto [reader, writer] = make_pipe<std::string>(self, false);
-    process p = co_await self.spawn_process({}, fast_pipe_writer, writer, 20000);
+    process p = co_await self.spawn_process({}, fast_pipe_writer, writer, count, self.ref());
+    // A report of n sent reaches us after those n items reached the
+    // buffer (one link, in order). We have read at least as much by then as
+    // when the writer sent it, so the lead seen (n - received) never
+    // overstates how far ahead it was; an unpaced writer's reports still
+    // arrive thousands of items ahead of the reading.
+    auto take_reports = [&]() -> task<void> {
+      while (self.mailbox_size() > 0) {
+        auto r = co_await self.receive<seq>(duration::zero());
+        if (!r) break;
+        ++reports;
+        max_lead = std::max(max_lead, static_cast<std::int64_t>((*r)->n) - received);
+      }
+    };
     try {
       for (;;) {
         co_await reader.recv(self);
-        if (++received % 500 == 0) co_await self.sleep_for(1ms);
+        co_await take_reports();
+        // Slower than the link by far: a writer that were not paced would
+        // run thousands of items ahead.
+        if (++received % 100 == 0) co_await self.sleep_for(1ms);
       }
     } catch (const pipe_closed&) {
     }
     co_await p.join(self);
-    // The writer could not run ahead by more than the buffer's bound:
-    // it finished only after most items were read.
+    co_await take_reports();
   });
-  EXPECT_EQ(received, 20000);
+  EXPECT_EQ(received, count);
+  EXPECT_EQ(reports, count / progress_step);  // every report was seen, so every lead was checked
+  EXPECT_LT(max_lead, static_cast<std::int64_t>(detail::pipe_capacity + 2 * 1024 + progress_step))
+      << "the writer ran ahead of its reader";
 }
 
 TEST_F(process_test, waiting_tasks_fail_when_the_pool_coordinator_is_killed) {

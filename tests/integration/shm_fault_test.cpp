@@ -74,16 +74,31 @@ TEST_F(process_test, a_writer_killed_mid_frame_never_yields_a_torn_message) {
 }
 
 TEST_F(process_test, a_reader_killed_while_the_writer_waits_for_room_frees_the_writer) {
-  std::uint64_t sent = 0;
-  bool finished = false;
+  // What may be on its way to a receiver that takes nothing: one window of
+  // credit (8 MiB) and a ring (1 MiB) of 64 KiB blobs, and the send that
+  // found the bound. An unpaced writer is past it within milliseconds.
+  constexpr std::uint64_t bound = ((std::uint64_t{8} << 20) + (std::uint64_t{1} << 20)) / (64 * 1024) + 2;
+  std::uint64_t sent = 0, sent_at_kill = 0;
+  bool waiting = false, stalled = false, finished = false;
   std::optional<down> d;
   run([&](actor& self) -> task<void> {
     process p = co_await self.spawn_process({});
     actor_ref sink = co_await self.spawn(p, deaf);
     self.monitor(sink);
-    // The writer fills the ring and waits; another actor kills the reader.
-    self.spawn([p](actor& killer) -> task<void> {
-      co_await killer.sleep_for(50ms);
+    // The writer fills what the reader's side holds and waits; another
+    // actor kills the reader once it has seen the writer sit in throttle()
+    // without sending anything for 20 ms. (It runs at all only because
+    // the writer suspends: an unpaced loop would never let it.)
+    self.spawn([p, &sent, &sent_at_kill, &waiting, &stalled](actor& killer) -> task<void> {
+      std::uint64_t seen = 0;
+      int quiet = 0;
+      for (int i = 0; i < 500 && quiet < 2 && sent <= bound; ++i) {
+        co_await killer.sleep_for(10ms);
+        quiet = waiting && sent == seen ? quiet + 1 : 0;
+        seen = sent;
+      }
+      stalled = quiet >= 2;
+      sent_at_kill = sent;
       p.kill();
     });
     blob b;
@@ -91,14 +106,19 @@ TEST_F(process_test, a_reader_killed_while_the_writer_waits_for_room_frees_the_w
     while (!finished) {
       self.send(sink, b);
       ++sent;
+      waiting = true;
       co_await self.throttle();
+      waiting = false;
       if (self.mailbox_size() > 0) finished = true;  // the `down` arrived
     }
     auto m = co_await self.receive<down>(20s);
     if (m) d = **m;
   });
   EXPECT_TRUE(finished);
-  EXPECT_GT(sent, 16u);  // more than the ring holds: the writer did wait
+  // The writer did wait: it was suspended by backpressure, not merely
+  // slow, and got no further than the bound while the reader took nothing.
+  EXPECT_TRUE(stalled) << "the writer never sat still in throttle(): " << sent_at_kill << " blobs sent by the kill";
+  EXPECT_LE(sent_at_kill, bound) << "the writer ran past what the reader's side may hold";
   ASSERT_TRUE(d);
   EXPECT_NE(d->detail.find("signal 9"), std::string::npos) << d->detail;
 }

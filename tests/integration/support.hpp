@@ -4,6 +4,7 @@
 #pragma once
 
 #include <troupe/transport/shm.hpp>
+#include <troupe/transport/tcp.hpp>
 #include <troupe/troupe.hpp>
 
 #include <boost/serialization/string.hpp>
@@ -88,6 +89,35 @@ class process_test : public ::testing::Test {
         << "left in /dev/shm by a live process: " << troupe_segments(true).front();
   }
 };
+
+// Each test runs a root node listening on loopback, with a fresh secret.
+struct tcp_env {
+  explicit tcp_env(std::string secret = "secret-" + std::to_string(::getpid())) {
+    ::setenv("TROUPE_LISTEN", "127.0.0.1:0", 1);
+    ::setenv("TROUPE_COOKIE", secret.c_str(), 1);
+    ::setenv("TROUPE_HEARTBEAT_MS", "100", 1);
+    ::setenv("TROUPE_HANDSHAKE_TIMEOUT_MS", "500", 1);
+  }
+  ~tcp_env() {
+    for (const char* k : {"TROUPE_LISTEN", "TROUPE_COOKIE", "TROUPE_HEARTBEAT_MS", "TROUPE_HANDSHAKE_TIMEOUT_MS"})
+      ::unsetenv(k);
+  }
+};
+
+inline std::uint16_t listen_port(troupe::actor& self) {
+  for (auto& [name, value] : self.node().child_environment())
+    if (name == "TROUPE_JOIN") return troupe::tcp_endpoint::parse(value).port;
+  return 0;
+}
+
+// A child node that talks to us over TCP only; `env` must outlive the spawn call.
+using env_list = std::vector<std::pair<std::string, std::string>>;
+inline troupe::process_options tcp_child(env_list& env) {
+  env.emplace_back("TROUPE_TRANSPORTS", "tcp");
+  troupe::process_options o;
+  o.env = env;
+  return o;
+}
 
 struct seq {
   std::uint32_t sender = 0;

@@ -31,35 +31,6 @@ task<void> tcp_echo(actor& self) {
 }
 TROUPE_ACTOR(tcp_echo);
 
-// Each test runs a root node listening on loopback, with a fresh secret.
-struct tcp_env {
-  explicit tcp_env(std::string secret = "secret-" + std::to_string(::getpid())) {
-    ::setenv("TROUPE_LISTEN", "127.0.0.1:0", 1);
-    ::setenv("TROUPE_COOKIE", secret.c_str(), 1);
-    ::setenv("TROUPE_HEARTBEAT_MS", "100", 1);
-    ::setenv("TROUPE_HANDSHAKE_TIMEOUT_MS", "500", 1);
-  }
-  ~tcp_env() {
-    for (const char* k : {"TROUPE_LISTEN", "TROUPE_COOKIE", "TROUPE_HEARTBEAT_MS", "TROUPE_HANDSHAKE_TIMEOUT_MS"})
-      ::unsetenv(k);
-  }
-};
-
-std::uint16_t listen_port(actor& self) {
-  for (auto& [name, value] : self.node().child_environment())
-    if (name == "TROUPE_JOIN") return tcp_endpoint::parse(value).port;
-  return 0;
-}
-
-// A child node that talks to us over TCP only; `env` must outlive the spawn call.
-using env_list = std::vector<std::pair<std::string, std::string>>;
-process_options tcp_child(env_list& env) {
-  env.emplace_back("TROUPE_TRANSPORTS", "tcp");
-  process_options o;
-  o.env = env;
-  return o;
-}
-
 int raw_connect(std::uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -417,4 +388,52 @@ TEST(cluster_secret, a_secret_file_readable_by_others_is_refused) {
   EXPECT_EQ(load_cluster_secret(), "s3cret");
   ::unsetenv("TROUPE_COOKIE_FILE");
   ::unlink(path.c_str());
+}
+
+// --- a new process reaches its cluster at once ----------------------------------
+
+namespace {
+
+task<void> root_looker(actor& self) {
+  // The first thing it does: find an actor on the root, two hops away.
+  auto r = co_await self.lookup("tcp-root", 10s);
+  if (!r) throw std::runtime_error("tcp-root not found");
+  self.send(*r, note{"found"});
+}
+TROUPE_ACTOR(root_looker);
+
+task<void> grandparent(actor& self, int count) {
+  int ok = 0;
+  for (int i = 0; i < count; ++i) {
+    process p = co_await self.spawn_process({}, root_looker);
+    co_await p.join(self);
+    if (p.exitcode() == 0) ++ok;
+  }
+  auto r = co_await self.lookup("tcp-root", 10s);
+  if (r) self.send(*r, note{"ok " + std::to_string(ok)});
+}
+TROUPE_ACTOR(grandparent);
+
+}  // namespace
+
+TEST_F(process_test, a_process_started_by_a_joined_node_reaches_the_root_from_its_first_step) {
+  tcp_env env;
+  int found = 0;
+  std::string summary;
+  run([&](actor& self) -> task<void> {
+    self.register_name("tcp-root");
+    env_list e;
+    process p = co_await self.spawn_process(tcp_child(e), grandparent, 6);
+    while (summary.empty()) {
+      auto m = co_await self.receive<note>(60s);
+      if (!m) break;
+      if ((*m)->text == "found")
+        ++found;
+      else
+        summary = (*m)->text;
+    }
+    co_await p.join(self);
+  });
+  EXPECT_EQ(summary, "ok 6");
+  EXPECT_EQ(found, 6);
 }

@@ -141,3 +141,110 @@ TEST(request, times_out_and_a_late_reply_is_dropped) {
   EXPECT_EQ(code, request_errc::timeout);
   EXPECT_EQ(mailbox_after, 0u);
 }
+
+// --- several requests outstanding ------------------------------------------
+
+TEST(request, three_outstanding_requests_each_get_their_reply) {
+  node n;
+  actor_ref d = n.spawn(doubler);
+  std::vector<std::uint64_t> got;
+  n.spawn([&](actor& self) -> task<void> {
+    auto a = self.request<pong>(d, ping{1}, 2s);
+    auto b = self.request<pong>(d, ping{2}, 2s);
+    auto c = self.request<pong>(d, ping{3}, 2s);
+    got.push_back((co_await a)->n);
+    got.push_back((co_await b)->n);
+    got.push_back((co_await c)->n);
+    self.kill(d);
+  });
+  n.run();
+  EXPECT_EQ(got, (std::vector<std::uint64_t>{2, 4, 6}));
+}
+
+TEST(request, a_thousand_outstanding_requests_awaited_in_reverse_order) {
+  node n;
+  actor_ref d = n.spawn(doubler);
+  std::vector<std::uint64_t> got;
+  n.spawn([&](actor& self) -> task<void> {
+    std::vector<request_awaiter<pong>> pending;
+    for (std::uint64_t i = 1; i <= 1000; ++i) pending.push_back(self.request<pong>(d, ping{i}, 10s));
+    for (std::size_t i = pending.size(); i-- > 0;) got.push_back((co_await std::move(pending[i]))->n);
+    self.kill(d);
+  });
+  n.run();
+  ASSERT_EQ(got.size(), 1000u);
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], 2 * (1000 - i));
+}
+
+TEST(request, outstanding_requests_to_three_targets_in_any_order) {
+  node n;
+  actor_ref d1 = n.spawn(doubler), d2 = n.spawn(doubler), d3 = n.spawn(doubler);
+  std::vector<std::uint64_t> got;
+  n.spawn([&](actor& self) -> task<void> {
+    auto a = self.request<pong>(d1, ping{1}, 2s);
+    auto b = self.request<pong>(d2, ping{2}, 2s);
+    auto c = self.request<pong>(d3, ping{3}, 2s);
+    co_await self.yield();  // every reply is in before the first await
+    got.push_back((co_await b)->n);
+    got.push_back((co_await c)->n);
+    got.push_back((co_await a)->n);
+    self.kill(d1);
+    self.kill(d2);
+    self.kill(d3);
+  });
+  n.run();
+  EXPECT_EQ(got, (std::vector<std::uint64_t>{4, 6, 2}));
+}
+
+TEST(request, an_abandoned_request_drops_its_reply_and_the_next_one_works) {
+  node n;
+  actor_ref d = n.spawn(doubler);
+  std::size_t mailbox_after = 99;
+  std::uint64_t second = 0;
+  n.spawn([&](actor& self) -> task<void> {
+    {
+      auto forgotten = self.request<pong>(d, ping{5}, 2s);  // never awaited
+    }
+    (void)self.request<pong>(d, ping{6}, 2s);  // a forgotten co_await
+    co_await self.sleep_for(5ms);               // both replies arrive meanwhile
+    mailbox_after = self.mailbox_size();
+    second = (co_await self.request<pong>(d, ping{7}, 2s))->n;
+    self.kill(d);
+  });
+  n.run();
+  EXPECT_EQ(mailbox_after, 0u);
+  EXPECT_EQ(second, 14u);
+}
+
+TEST(request, outstanding_requests_survive_a_receive_in_between) {
+  node n;
+  actor_ref d = n.spawn(doubler);
+  std::vector<std::uint64_t> got;
+  n.spawn([&](actor& self) -> task<void> {
+    auto a = self.request<pong>(d, ping{10}, 2s);
+    self.send(self.ref(), text{"between"});
+    auto t = co_await self.receive<text>();
+    EXPECT_EQ(t->s, "between");
+    auto b = self.request<pong>(d, ping{20}, 2s);
+    got.push_back((co_await b)->n);
+    got.push_back((co_await a)->n);
+    self.kill(d);
+  });
+  n.run();
+  EXPECT_EQ(got, (std::vector<std::uint64_t>{40, 20}));
+}
+
+TEST(request, with_an_unbounded_timeout_waits_for_the_reply) {
+  node n;
+  actor_ref slow = n.spawn([](actor& self) -> task<void> {
+    auto m = co_await self.receive<ping>();
+    co_await self.sleep_for(20ms);
+    self.reply(m, pong{m->n + 1});
+  });
+  std::uint64_t got = 0;
+  n.spawn([&](actor& self) -> task<void> {
+    got = (co_await self.request<pong>(slow, ping{41}, duration::max()))->n;
+  });
+  EXPECT_TRUE(n.run());
+  EXPECT_EQ(got, 42u);
+}

@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
+#include <string>
+#include <vector>
 
 using namespace troupe;
 using namespace test_msgs;
@@ -31,6 +34,55 @@ std::string refusal(std::span<const std::byte> bytes) {
     return e.what();
   }
   return {};
+}
+
+// What deserializing untrusted bytes did; `broken` lists what did anything
+// but yield a value or throw deserialize_error.
+struct outcomes {
+  int values = 0;
+  int refusals = 0;
+  std::vector<std::string> broken;
+};
+enum class verdict { value, refused, broken };
+
+template <class T>
+verdict decode_untrusted(std::span<const std::byte> bytes, outcomes& o) {
+  const message_type& t = message_type_of<T>();
+  auto broke = [&](const std::string& why) {
+    o.broken.push_back(why + " (" + std::to_string(bytes.size()) + " bytes as " + std::string(t.name) + ")");
+    return verdict::broken;
+  };
+  message m;
+  try {
+    m = message(t.deserialize(bytes));
+  } catch (const deserialize_error&) {
+    ++o.refusals;
+    return verdict::refused;
+  } catch (const std::exception& e) {
+    return broke(std::string("threw something else: ") + e.what());
+  } catch (...) {
+    return broke("threw a non-std exception");
+  }
+  if (!m) return broke("yielded no envelope");
+  m.envelope()->type = &t;
+  // A value it yields is a whole one: it serializes, and reads back the same.
+  try {
+    detail::byte_buffer once, twice;
+    t.serialize(&m.get<T>(), once);
+    message back(t.deserialize(once.span()));
+    back.envelope()->type = &t;
+    t.serialize(&back.get<T>(), twice);
+    if (!std::ranges::equal(once.span(), twice.span())) return broke("yielded a value that does not round trip");
+  } catch (const std::exception& e) {
+    return broke(std::string("yielded a value that does not round trip: ") + e.what());
+  }
+  ++o.values;
+  return verdict::value;
+}
+
+void expect_contract(const outcomes& o, const char* what) {
+  EXPECT_TRUE(o.broken.empty()) << what << ": " << o.broken.size() << " inputs broke the contract, the first "
+                                << o.broken.front();
 }
 
 }  // namespace
@@ -124,15 +176,87 @@ TEST(serialization, trailing_bytes_are_refused) {
 }
 
 TEST(serialization, random_garbage_never_crashes) {
+  // The contract for untrusted bytes: a value, or deserialize_error, and
+  // nothing else. "No crash" alone would also pass a decoder that took
+  // every input as valid, so the refusals are counted and asserted too.
   std::mt19937_64 rng(7);
+  auto random_bytes = [&](std::size_t n) {
+    std::vector<std::byte> v(n);
+    for (auto& b : v) b = std::byte(rng() & 0xff);
+    return v;
+  };
+  detail::byte_buffer buf;
+  nested n{"name", {{1, 2}, {3, 4}}, {{"k", {5, 6}}}, actor_ref{1, 2}};
+  message_type_of<nested>().serialize(&n, buf);
+  const std::vector<std::byte> good(buf.data(), buf.data() + buf.size());
+  auto mutated = [&] {
+    std::vector<std::byte> v = good;
+    v[rng() % v.size()] = std::byte(rng() & 0xff);
+    return v;
+  };
+
+  // Short random bytes: almost never a message.
+  outcomes random;
   for (int round = 0; round < 2000; ++round) {
-    std::vector<std::byte> bytes(rng() % 64);
-    for (auto& b : bytes) b = std::byte(rng() & 0xff);
-    try {
-      message m(message_type_of<nested>().deserialize(bytes));
-      m.envelope()->type = &message_type_of<nested>();
-    } catch (const deserialize_error&) {
-    }
+    auto bytes = random_bytes(rng() % 64);
+    decode_untrusted<nested>(bytes, random);
+    decode_untrusted<text>(bytes, random);
   }
-  SUCCEED();
+  expect_contract(random, "random bytes");
+  EXPECT_GT(random.refusals, random.values);
+
+  // One byte changed in a valid payload: the decoder gets deep into the
+  // archive (lengths, counts, class versions, tracking flags), and both
+  // outcomes happen.
+  outcomes changed;
+  for (int round = 0; round < 2000; ++round) decode_untrusted<nested>(mutated(), changed);
+  expect_contract(changed, "a changed byte");
+  EXPECT_GT(changed.refusals, 0);
+  EXPECT_GT(changed.values, 0);  // a changed character or number is still a message
+
+  // Truncated: a strict prefix of a valid payload is never a whole message;
+  // one of a changed payload may be, but must still keep the contract.
+  outcomes cut;
+  for (std::size_t len = 0; len < good.size(); ++len)
+    EXPECT_EQ(decode_untrusted<nested>(std::span(good).first(len), cut), verdict::refused)
+        << "accepted " << len << " of " << good.size() << " bytes";
+  for (int round = 0; round < 2000; ++round) {
+    auto bytes = mutated();
+    bytes.resize(rng() % bytes.size());
+    decode_untrusted<nested>(bytes, cut);
+  }
+  expect_contract(cut, "truncated payloads");
+
+  // Oversized: bytes after a whole message are refused, and megabytes of
+  // garbage (lengths and counts claiming anything) are refused or read,
+  // never trusted into a crash or a giant allocation.
+  outcomes big;
+  for (int round = 0; round < 200; ++round) {
+    auto bytes = good;
+    auto tail = random_bytes(1 + rng() % 4096);
+    bytes.insert(bytes.end(), tail.begin(), tail.end());
+    EXPECT_EQ(decode_untrusted<nested>(bytes, big), verdict::refused) << tail.size() << " bytes after the message";
+  }
+  for (std::byte fill : {std::byte{0x00}, std::byte{0xff}}) {
+    std::vector<std::byte> bytes(std::size_t{1} << 20, fill);
+    EXPECT_EQ(decode_untrusted<nested>(bytes, big), verdict::refused);
+    EXPECT_EQ(decode_untrusted<text>(bytes, big), verdict::refused);
+  }
+  for (std::size_t size : {std::size_t{64} << 10, std::size_t{1} << 20}) {
+    auto bytes = random_bytes(size);
+    decode_untrusted<nested>(bytes, big);
+    decode_untrusted<text>(bytes, big);
+  }
+  expect_contract(big, "oversized payloads");
+
+  // A raw (memcpy) type: exactly its size is a value, any other is refused.
+  outcomes raw;
+  for (int round = 0; round < 200; ++round) {
+    auto bytes = random_bytes(rng() % (2 * sizeof(ping) + 1));
+    verdict want = bytes.size() == sizeof(ping) ? verdict::value : verdict::refused;
+    EXPECT_EQ(decode_untrusted<ping>(bytes, raw), want) << bytes.size() << " bytes";
+  }
+  expect_contract(raw, "raw payloads");
+  EXPECT_GT(raw.refusals, 0);
+  EXPECT_GT(raw.values, 0);
 }

@@ -63,3 +63,67 @@ TEST(timeout, untimed_receive_does_not_time_out_while_messages_flow) {
   n.run();
   EXPECT_EQ(got, 3);
 }
+
+// --- the extremes: any duration means that long ------------------------------
+
+TEST(timeout, receive_with_the_largest_duration_waits) {
+  node n;
+  std::optional<std::uint64_t> got;
+  actor_ref r = n.spawn([&](actor& self) -> task<void> {
+    auto m = co_await self.receive<ping>(duration::max());
+    if (m) got = (*m)->n;
+  });
+  n.spawn([r](actor& self) -> task<void> {
+    co_await self.sleep_for(20ms);
+    self.send(r, ping{9});
+  });
+  EXPECT_TRUE(n.run());
+  EXPECT_EQ(got, 9u);
+}
+
+TEST(timeout, sleep_for_the_largest_duration_sleeps) {
+  node n;
+  bool woke = false;
+  bool still_asleep = false;
+  actor_ref sleeper = n.spawn([&](actor& self) -> task<void> {
+    co_await self.sleep_for(duration::max());
+    woke = true;
+  });
+  n.spawn([&](actor& self) -> task<void> {
+    co_await self.sleep_for(20ms);
+    still_asleep = !woke;
+    self.kill(sleeper);
+  });
+  EXPECT_TRUE(n.run());
+  EXPECT_TRUE(still_asleep);
+  EXPECT_FALSE(woke);
+}
+
+TEST(timeout, large_durations_in_other_units_saturate) {
+  node n;
+  std::optional<std::uint64_t> got;
+  actor_ref r = n.spawn([&](actor& self) -> task<void> {
+    auto m = co_await self.receive<ping>(std::chrono::duration_cast<duration>(std::chrono::hours(24 * 365 * 200)));
+    if (m) got = (*m)->n;
+  });
+  n.spawn([r](actor& self) -> task<void> {
+    co_await self.sleep_for(10ms);
+    self.send(r, ping{3});
+  });
+  EXPECT_TRUE(n.run());
+  EXPECT_EQ(got, 3u);
+}
+
+TEST(timeout, the_smallest_and_negative_durations_give_up_at_once) {
+  node n;
+  int empties = 0;
+  n.spawn([&](actor& self) -> task<void> {
+    if (!co_await self.receive<ping>(duration::min())) ++empties;
+    if (!co_await self.receive<ping>(-5s)) ++empties;
+    if (!co_await self.receive<ping>(duration::zero())) ++empties;
+    co_await self.sleep_for(duration::min());
+    co_await self.sleep_for(-1s);
+  });
+  EXPECT_TRUE(n.run());
+  EXPECT_EQ(empties, 3);
+}

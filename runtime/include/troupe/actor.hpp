@@ -5,12 +5,16 @@
 #pragma once
 
 #include <troupe/actor_ref.hpp>
+#include <troupe/detail/blocking_pool.hpp>
 #include <troupe/detail/envelope.hpp>
+#include <troupe/detail/flow_control.hpp>
+#include <troupe/detail/reply_table.hpp>
 #include <troupe/errors.hpp>
 #include <troupe/message.hpp>
 #include <troupe/process.hpp>
 #include <troupe/spawn_options.hpp>
 #include <troupe/task.hpp>
+#include <troupe/time.hpp>
 
 #include <array>
 #include <chrono>
@@ -26,9 +30,6 @@ namespace troupe {
 class node;
 class actor;
 class deterministic_node;
-
-using clock = std::chrono::steady_clock;
-using duration = clock::duration;
 
 
 namespace detail {
@@ -47,7 +48,7 @@ struct wait_state {
   envelope* result = nullptr;
 };
 
-enum class wait_kind : std::uint8_t { none, start, receive, send, sleep, yield, external };
+enum class wait_kind : std::uint8_t { none, start, receive, send, sleep, yield, external, blocking };
 
 struct watcher {
   actor_ref who;
@@ -96,19 +97,30 @@ class [[nodiscard]] receive_awaiter {
   detail::wait_state ws_;
 };
 
+/// Awaitable returned by actor::request: the reply, once it is there. An
+/// actor may hold any number of these and await them in any order; a reply
+/// that comes before its await is kept for it. Destroying one that was never
+/// awaited abandons the request (its reply is dropped when it comes).
 template <class R>
 class [[nodiscard]] request_awaiter {
  public:
-  request_awaiter(actor& self, actor_ref to, std::uint64_t correlation, duration timeout,
+  request_awaiter(actor& self, actor_ref to, std::uint64_t correlation, clock::time_point deadline,
                   std::optional<request_failed> failed) noexcept;
+  request_awaiter(request_awaiter&& o) noexcept;
+  request_awaiter& operator=(request_awaiter&& o) noexcept;
+  ~request_awaiter();
+
   bool await_ready() noexcept;
   void await_suspend(std::coroutine_handle<> h);
   received<R> await_resume();
 
  private:
-  actor& self_;
+  void abandon() noexcept;
+
+  actor* self_;
   actor_ref to_;
-  duration timeout_;
+  std::uint64_t correlation_;  ///< 0 once awaited or moved from
+  clock::time_point deadline_;
   std::optional<request_failed> failed_;
   detail::wait_state ws_;
 };
@@ -156,6 +168,28 @@ class [[nodiscard]] lookup_awaiter {
  private:
   std::optional<actor_ref> found_;
   std::optional<request_awaiter<detail::sys::lookup_reply>> req_;
+};
+
+/// Awaitable returned by actor::run_blocking: the function's result, or
+/// its exception.
+template <class R>
+class [[nodiscard]] blocking_awaiter {
+ public:
+  blocking_awaiter(actor& self, std::shared_ptr<detail::blocking_job> job,
+                   std::conditional_t<std::is_void_v<R>, bool, std::optional<R>>* result, std::exception_ptr* error) noexcept
+      : self_(self), job_(std::move(job)), result_(result), error_(error) {}
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h);
+  R await_resume() {
+    if (*error_) std::rethrow_exception(*error_);
+    if constexpr (!std::is_void_v<R>) return std::move(**result_);
+  }
+
+ private:
+  actor& self_;
+  std::shared_ptr<detail::blocking_job> job_;
+  std::conditional_t<std::is_void_v<R>, bool, std::optional<R>>* result_;
+  std::exception_ptr* error_;
 };
 
 class [[nodiscard]] sleep_awaiter {
@@ -272,6 +306,23 @@ class actor : public detail::pooled {
   /// Ends another actor at once (its monitors see exit_reason::killed).
   void kill(actor_ref target);
 
+  // --- blocking work --------------------------------------------------------
+
+  /// Runs `fn()` on a thread of this node's blocking pool and awaits its
+  /// result (or exception); the event loop and every other actor go on
+  /// meanwhile, as with asyncio.to_thread. For CPU-bound or blocking work
+  /// (file I/O, a C library). `fn` is moved into the job: it must not touch
+  /// the actor or its node. The wait cannot be interrupted: a shutdown
+  /// takes effect once `fn` has returned.
+  template <class F>
+  blocking_awaiter<std::invoke_result_t<std::decay_t<F>&>> run_blocking(F&& fn) {
+    using R = std::invoke_result_t<std::decay_t<F>&>;
+    auto job = std::make_shared<detail::blocking_job_of<std::decay_t<F>, R>>(std::forward<F>(fn));
+    auto* result = &job->result;
+    auto* error = &job->error;
+    return blocking_awaiter<R>(*this, std::move(job), result, error);
+  }
+
   // --- time ----------------------------------------------------------------
 
   sleep_awaiter sleep_for(duration d) noexcept { return {*this, d}; }
@@ -300,6 +351,8 @@ class actor : public detail::pooled {
   friend class request_awaiter;
   friend class spawn_process_awaiter;
   friend class process;
+  template <class>
+  friend class blocking_awaiter;
 
   troupe::node* node_;
   actor_ref ref_;
@@ -316,6 +369,7 @@ class actor : public detail::pooled {
   bool shutdown_ = false;
   bool finished_ = false;
   bool named_ = false;
+  bool credit_held_ = false;  ///< credit kept back while the mailbox was over its bound
   detail::wait_state* ws_ = nullptr;
   std::coroutine_handle<> resume_;
   actor* ready_prev_ = nullptr;
@@ -329,12 +383,13 @@ class actor : public detail::pooled {
   actor* blocked_head_ = nullptr;
   actor* blocked_next_ = nullptr;
   actor* blocked_on_ = nullptr;
-  void* blocked_on_link_ = nullptr;
+  detail::blocked_list* blocked_on_list_ = nullptr;  ///< a link's or a remote receiver's waiters
+  std::vector<detail::credit_owed> owed_;           ///< credit to hand back to sending nodes
   std::uint32_t park_token_ = 0;
-  // A reply that arrived before its request was awaited (e.g. the failure
-  // of a request to an unreachable node, known at once).
-  std::uint64_t awaiting_correlation_ = 0;
-  detail::envelope* early_reply_ = nullptr;
+  detail::blocking_job* blocking_ = nullptr;  ///< the job run_blocking waits for
+  // Requests sent and not yet answered, with replies that came before
+  // their await.
+  detail::reply_table replies_;
   actor_ref throttle_on_;  ///< the last receiver found over its bound
 
   std::vector<detail::watcher> watchers_;

@@ -39,6 +39,8 @@ struct node_options {
   std::uint32_t mailbox_capacity = 1024;
   /// How long shutdown() waits for actors to finish before killing them.
   duration shutdown_grace = std::chrono::seconds(5);
+  /// Threads for actor::run_blocking (started as needed); 0: one per core.
+  unsigned blocking_threads = 0;
 };
 
 class node {
@@ -128,6 +130,9 @@ class node {
   friend class remote_spawn_awaiter;
   friend class spawn_process_awaiter;
   friend class lookup_awaiter;
+  template <class>
+  friend class blocking_awaiter;
+  friend class detail::blocking_pool;
 
   struct manual_tag {};
   node(manual_tag, node_options opts);
@@ -154,6 +159,11 @@ class node {
   void enqueue(actor* a, detail::envelope* e) noexcept;
   detail::envelope* take(actor* a, const detail::wait_state& w) noexcept;
   void dead_letter(detail::envelope* e, actor_ref to, const char* why) noexcept;
+  /// `a` took `e`, which came from another node: count it for credit.
+  void taken(actor* a, const detail::envelope* e) noexcept;
+  void pay(actor* a, detail::credit_owed& o) noexcept;
+  /// Hands back the credit `a` holds (all of it, or what reached a batch).
+  void pay_credit(actor* a, bool all) noexcept;
   bool send_remote(actor_ref from, actor_ref to, const message_type& t, const void* value,
                            std::uint64_t correlation, std::uint8_t flags);
   void answer_failed_request(actor_ref requester, std::uint64_t correlation, actor_ref target, request_errc code,
@@ -185,6 +195,10 @@ class node {
   /// Parks an actor until unpark() with the returned token, or `deadline`.
   std::uint32_t park(actor* a, std::coroutine_handle<> h, clock::time_point deadline);
   void unpark(actor_ref r, std::uint32_t token) noexcept;
+  /// run_blocking: hands the job to the pool; the actor waits until
+  /// end_blocking (posted by the pool thread).
+  void start_blocking(actor* a, std::coroutine_handle<> h, std::shared_ptr<detail::blocking_job> job);
+  void end_blocking(actor_ref r, std::uint32_t token) noexcept;
   /// Sends a control message to node `to` (handled by its router).
   template <class T>
   void post_system(actor_ref from, node_id to, const T& msg, std::uint64_t correlation, std::uint8_t flags);
@@ -208,6 +222,14 @@ class node {
   void advance_to(clock::time_point t);
 
   std::uint64_t next_correlation() noexcept { return ++correlation_; }
+  /// A new request of `a`: its correlation id, with a place for its reply.
+  std::uint64_t begin_request(actor* a) {
+    std::uint64_t c = next_correlation();
+    a->replies_.add(c);
+    return c;
+  }
+  /// The request is over (answered, timed out or abandoned).
+  void end_request(actor* a, std::uint64_t correlation, node_id target) noexcept;
 
   node_options opts_;
   node_id id_;
@@ -249,6 +271,7 @@ class node {
   std::vector<std::pair<std::string, std::string>> child_env_;  // on the root: names of every node
   std::unique_ptr<detail::router> router_;
   std::unique_ptr<detail::process_manager> processes_;
+  std::unique_ptr<detail::blocking_pool> blocking_;
 };
 
 }  // namespace troupe

@@ -1,3 +1,5 @@
+#include "heartbeat_thread.hpp"
+
 #include <troupe/detail/byte_buffer.hpp>
 #include <troupe/transport/tcp.hpp>
 
@@ -11,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <array>
@@ -149,7 +152,7 @@ class tcp_link final : public link, public std::enable_shared_from_this<tcp_link
   void begin();
   void fail(const std::string& reason);
   bool up() const { return state_ == state::up; }
-  void send_directory(const std::vector<std::pair<node_id, tcp_endpoint>>& entries);
+  void send_directory(const std::vector<std::pair<node_id, tcp_endpoint>>& entries, bool even_empty = false);
 
  private:
   enum class state { handshaking, up, closed };
@@ -163,6 +166,11 @@ class tcp_link final : public link, public std::enable_shared_from_this<tcp_link
   void on_frame(const frame_header& h, std::span<const std::byte> payload);
   void queue_frame(const frame_header& h, std::span<const std::byte> payload);
   void write_next();
+  void write_done();
+  void release_gate() {
+    if (gate_held_) gate_->end_write();
+    gate_held_ = false;
+  }
   void heartbeat();
 
   tcp_transport_impl& t_;
@@ -184,10 +192,15 @@ class tcp_link final : public link, public std::enable_shared_from_this<tcp_link
   // so each write takes everything queued since the last one.
   detail::byte_buffer out_, pending_;
   std::size_t queued_ = 0;
+  std::size_t out_carry_ = 0;  // bytes of a heartbeat the thread began, leading out_
   bool writing_ = false;
+  std::shared_ptr<detail::heartbeat_gate> gate_;  // shared with the heartbeat thread once up
+  bool gate_held_ = false;                        // this loop is writing to the socket
   bool was_congested_ = false;
   asio::steady_timer timer_;
   clk::time_point last_rx_ = clk::now();
+  clk::time_point last_check_ = clk::now();
+  clk::duration quiet_{};  // how long the peer has been silent while we listened
 };
 
 class tcp_transport_impl final : public tcp_transport {
@@ -208,6 +221,11 @@ class tcp_transport_impl final : public tcp_transport {
   std::optional<tcp_endpoint> listening() const override { return listening_; }
   void join(const tcp_endpoint& where, std::chrono::milliseconds give_up) override;
   std::optional<std::string> join_error() const override { return join_error_; }
+  node_id joined() const override { return joined_; }
+  // The first directory from the node we joined: we know what it knows.
+  void directory_received(node_id from, bool outbound_join) {
+    if (outbound_join && !joined_) joined_ = from;
+  }
   void join_failed(const std::string& why) { join_error_ = why; }
   std::vector<std::pair<node_id, tcp_endpoint>> directory() const override {
     return {directory_.begin(), directory_.end()};
@@ -215,6 +233,10 @@ class tcp_transport_impl final : public tcp_transport {
 
   transport_host& host() { return *host_; }
   const tcp_options& options() const { return opts_; }
+  detail::heartbeat_thread& beats() {
+    if (!beats_) beats_ = std::make_unique<detail::heartbeat_thread>(opts_.heartbeat);
+    return *beats_;
+  }
   bool stopped() const { return stopped_; }
   void forget(tcp_link* l) {
     for (auto& x : links_)
@@ -241,8 +263,10 @@ class tcp_transport_impl final : public tcp_transport {
   std::vector<std::shared_ptr<tcp_link>> links_, graveyard_;
   std::map<node_id, tcp_endpoint> directory_;
   std::vector<std::shared_ptr<asio::steady_timer>> retries_;
+  std::unique_ptr<detail::heartbeat_thread> beats_;
   bool stopped_ = false;
   std::optional<std::string> join_error_;
+  node_id joined_ = 0;
 };
 
 // --- link: handshake ------------------------------------------------------------
@@ -336,7 +360,18 @@ void tcp_link::on_proof(const hs_msg& m) {
     return reject("wrong cluster secret (authentication failed)");
   state_ = state::up;
   timer_.cancel();
-  last_rx_ = clk::now();
+  last_rx_ = last_check_ = clk::now();
+  {
+    frame_header h;
+    h.flags = frame_flags::system;
+    h.type = heartbeat_type;
+    h.dst_node = peer_;
+    h.src_node = t_.host().local_node();
+    std::array<std::byte, frame_header::size> hb;
+    encode_header(h, hb);
+    gate_ = std::make_shared<detail::heartbeat_gate>(sock_.native_handle(), hb);
+    t_.beats().add(gate_);
+  }
   if (peer_address_) t_.learned(peer_, *peer_address_);
   t_.link_ready(shared_from_this());
   read_more();
@@ -364,6 +399,8 @@ void tcp_link::fail(const std::string& reason) {
   auto keep = shared_from_this();
   std::error_code ec;
   timer_.cancel();
+  if (gate_) gate_->close(gate_held_);  // the heartbeat thread lets go of the socket first
+  gate_held_ = false;
   sock_.shutdown(tcp::socket::shutdown_both, ec);
   sock_.close(ec);
   pending_.clear();
@@ -454,6 +491,7 @@ void tcp_link::on_frame(const frame_header& h, std::span<const std::byte> payloa
       if (n && n != t_.host().local_node() && n != peer_ && port) t_.learned(n, tcp_endpoint{host, port});
       at += 11 + len;
     }
+    t_.directory_received(peer_, outbound_ && !expected_);
     return;
   }
   try {
@@ -487,47 +525,86 @@ void tcp_link::queue_frame(const frame_header& h, std::span<const std::byte> pay
 
 // Writes everything queued so far in one write; what is sent meanwhile
 // waits for the next.
+// Everything queued so far goes out in one write; what is sent meanwhile
+// waits for the next. The write is tried at once, with a non-blocking
+// send(): the heartbeat thread's gate is then held for that one call only,
+// so a loop that goes on to compute for a long time does not silence the
+// link. Only what the socket does not take at once is left to an
+// asynchronous write, which holds the gate (mid-frame) until it completes.
 void tcp_link::write_next() {
   if (pending_.empty() || state_ != state::up) return;
-  std::swap(out_, pending_);
+  std::span<const std::byte> carry = gate_ ? gate_->begin_write() : std::span<const std::byte>{};
+  gate_held_ = gate_ != nullptr;
+  out_carry_ = carry.size();
+  if (carry.empty()) {
+    std::swap(out_, pending_);
+  } else {
+    out_.clear();
+    out_.append(carry.data(), carry.size());
+    out_.append(pending_.data(), pending_.size());
+  }
   pending_.clear();
   writing_ = true;
-  asio::async_write(sock_, asio::buffer(out_.data(), out_.size()), [self = shared_from_this()](std::error_code ec,
-                                                                                                 std::size_t) {
-    if (self->state_ != state::up) return;
-    if (ec) return self->fail("write failed: " + ec.message());
-    self->queued_ -= self->out_.size();
-    self->out_.clear();
-    self->out_.shrink_if_above(std::size_t{16} << 20);
-    self->writing_ = false;
-    self->write_next();  // before telling the host: what it sends then joins the next write
-    if (self->was_congested_ && self->queued_ <= self->t_.options().send_queue_bytes / 2) {
-      self->was_congested_ = false;
-      self->t_.host().link_writable(*self);
-    }
-  });
+  ssize_t n = ::send(sock_.native_handle(), out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+    return fail(std::string("write failed: ") + std::strerror(errno));
+  std::size_t done = n > 0 ? static_cast<std::size_t>(n) : 0;
+  if (done == out_.size()) {
+    release_gate();
+    // Written; the completion runs later, as an asynchronous one would, so
+    // that what is sent until then joins one write.
+    asio::post(sock_.get_executor(), [self = shared_from_this()] {
+      if (self->state_ == state::up) self->write_done();
+    });
+    return;
+  }
+  asio::async_write(sock_, asio::buffer(out_.data() + done, out_.size() - done),
+                    [self = shared_from_this()](std::error_code ec, std::size_t) {
+                      if (self->state_ != state::up) return;
+                      if (ec) return self->fail("write failed: " + ec.message());
+                      self->release_gate();
+                      self->write_done();
+                    });
 }
 
+void tcp_link::write_done() {
+  queued_ -= out_.size() - out_carry_;
+  out_.clear();
+  out_.shrink_if_above(std::size_t{16} << 20);
+  writing_ = false;
+  write_next();  // before telling the host: what it sends then joins the next write
+  if (was_congested_ && queued_ <= t_.options().send_queue_bytes / 2) {
+    was_congested_ = false;
+    t_.host().link_writable(*this);
+  }
+}
+
+// Heartbeats go out from the heartbeat thread; the loop checks that the
+// peer's arrive. Silence counts only while this loop could have read: a
+// check that comes late (an actor computed meanwhile, and what the peer
+// sent waits unread) counts as one interval, however late it is.
 void tcp_link::heartbeat() {
   timer_.expires_after(t_.options().heartbeat);
   timer_.async_wait([self = shared_from_this()](std::error_code ec) {
     if (ec || self->state_ != state::up) return;
-    auto silent = clk::now() - self->last_rx_;
-    if (silent > 3 * self->t_.options().heartbeat)
+    auto now = clk::now();
+    clk::duration interval = self->t_.options().heartbeat;
+    clk::duration step = std::min(now - self->last_check_, interval);
+    if (self->last_rx_ >= self->last_check_)
+      self->quiet_ = std::min(now - self->last_rx_, step);
+    else
+      self->quiet_ += step;
+    self->last_check_ = now;
+    if (self->quiet_ > 3 * interval)
       return self->fail("no heartbeat from the peer for " +
-                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(silent).count()) + " ms");
-    frame_header h;
-    h.flags = frame_flags::system;
-    h.type = heartbeat_type;
-    h.dst_node = self->peer_;
-    h.src_node = self->t_.host().local_node();
-    self->queue_frame(h, {});
+                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(self->quiet_).count()) +
+                        " ms");
     self->heartbeat();
   });
 }
 
-void tcp_link::send_directory(const std::vector<std::pair<node_id, tcp_endpoint>>& entries) {
-  if (!up() || entries.empty()) return;
+void tcp_link::send_directory(const std::vector<std::pair<node_id, tcp_endpoint>>& entries, bool even_empty) {
+  if (!up() || (entries.empty() && !even_empty)) return;
   detail::byte_buffer p;
   for (auto& [n, e] : entries) {
     std::byte b[11];
@@ -576,6 +653,7 @@ void tcp_transport_impl::stop() {
   auto links = links_;
   for (auto& l : links) l->fail("transport stopped");
   links_.clear();
+  beats_.reset();
 }
 
 void tcp_transport_impl::accept_next() {
@@ -607,7 +685,7 @@ void tcp_transport_impl::link_ready(const std::shared_ptr<tcp_link>& l) {
   for (auto& [n, e] : directory_)
     if (n != l->peer()) all.emplace_back(n, e);
   if (listening_) all.emplace_back(host_->local_node(), *listening_);
-  l->send_directory(all);
+  l->send_directory(all, true);  // the first frame on every link: a joining node waits for it
   host_->link_up(l);
 }
 

@@ -23,10 +23,19 @@
 namespace troupe {
 
 /// Raised by recv at end of stream (Python raises EOFError), and by send on
-/// an end that was closed or is read-only.
+/// an end that was closed.
 class pipe_closed : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+/// Raised by send on a read-only end, and by recv and poll on a write-only
+/// one (Python raises OSError: "connection is read-only" / "write-only").
+/// Not a pipe_closed: a loop that ends at end of stream does not take a
+/// misused end for one.
+class pipe_direction_error : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
 };
 
 namespace detail::pipe_protocol {
@@ -172,13 +181,15 @@ class pipe_end {
   /// than its reader calls `co_await self.throttle()` after sending to be
   /// paced (the other end holds pipe_capacity items, then its mailbox fills).
   void send(actor& self, T value) {
-    if (!out_ || closed_) throw pipe_closed("send on a pipe end that is closed or read-only");
+    if (!out_) throw pipe_direction_error("send on a read-only pipe end");
+    if (closed_) throw pipe_closed("send on a pipe end that is closed");
     attach(self);
     self.send(out_, detail::pipe_protocol::data<T>{std::move(value)});
   }
 
   /// The next item; throws pipe_closed once the other end closed (or its
-  /// process died) and every item it sent was received.
+  /// process died) and every item it sent was received, and
+  /// pipe_direction_error on a write-only end.
   task<T> recv(actor& self) {
     auto r = co_await recv(self, duration::max());
     if (!r) throw pipe_closed("the other end of the pipe is closed");
@@ -187,7 +198,9 @@ class pipe_end {
   /// Same, giving up after `timeout` (empty result); throws pipe_closed at end of stream.
   task<std::optional<T>> recv(actor& self, duration timeout);
 
-  /// Whether recv would return at once (an item is there, or end of stream).
+  /// Whether recv would return at once (an item is there, or end of
+  /// stream), waiting up to `timeout` for that; throws pipe_direction_error
+  /// on a write-only end.
   task<bool> poll(actor& self, duration timeout = duration::zero());
 
   /// Closes this end: the other end reads what was sent, then end of stream.
@@ -217,7 +230,7 @@ class pipe_end {
 
 template <class T>
 task<std::optional<T>> pipe_end<T>::recv(actor& self, duration timeout) {
-  if (!in_) throw pipe_closed("recv on a write-only pipe end");
+  if (!in_) throw pipe_direction_error("recv on a write-only pipe end");
   attach(self);
   try {
     // The buffer answers when an item is there: wait for it here without
@@ -239,7 +252,7 @@ task<std::optional<T>> pipe_end<T>::recv(actor& self, duration timeout) {
 
 template <class T>
 task<bool> pipe_end<T>::poll(actor& self, duration timeout) {
-  if (!in_) co_return false;
+  if (!in_) throw pipe_direction_error("poll on a write-only pipe end");
   auto now = self.node().now();
   auto deadline = timeout >= clock::time_point::max() - now ? clock::time_point::max() : now + timeout;
   for (;;) {

@@ -20,7 +20,8 @@ struct envelope : pooled {
   const message_type* type = nullptr;
   actor_ref sender;
   std::uint64_t correlation = 0;
-  std::uint8_t flags = 0;  ///< frame_flags
+  std::uint8_t flags = 0;  ///< frame_flags, and envelope_credited
+  std::uint32_t wire_size = 0;  ///< frame bytes, for one from another node
 
   envelope() = default;
   envelope(const envelope&) = delete;

@@ -51,6 +51,8 @@ class process_manager {
   /// At the end of the program: terminate daemonic children, ask serving
   /// ones to shut down, and let those with a main actor finish.
   void shutdown_children();
+  /// Calls `f` once no child is left (at once if none is).
+  void when_all_ended(std::function<void()> f);
   std::size_t alive() const noexcept;
   /// Kills every child at once (the program is failing).
   void kill_children() noexcept;
@@ -68,6 +70,7 @@ class process_manager {
   std::unordered_map<node_id, std::shared_ptr<child>> children_;
   struct parent_watch;
   std::unique_ptr<parent_watch> parent_;
+  std::vector<std::function<void()>> all_ended_;
 };
 
 /// Hex for arguments carried in the environment.

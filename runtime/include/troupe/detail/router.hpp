@@ -8,6 +8,7 @@
 #include <troupe/errors.hpp>
 #include <troupe/message.hpp>
 #include <troupe/detail/byte_buffer.hpp>
+#include <troupe/detail/flow_control.hpp>
 #include <troupe/transport/transport.hpp>
 
 #include <deque>
@@ -52,8 +53,13 @@ class router final : public transport_host {
   void actor_ended(actor_ref who, exit_reason why, const std::string& detail);
   void forget_request(std::uint64_t correlation) noexcept { inflight_.erase(correlation); }
 
-  void block_on(actor* self, node_id peer);
+  /// Makes `self` wait while the link to `target`'s node, or `target`'s
+  /// window, is full (it is woken when there is room).
+  void block_on(actor* self, actor_ref target);
   void unblock(actor* a) noexcept;
+  /// Hands credit back to node `to`: local actor `who` took that much of
+  /// what it sent.
+  void grant(node_id to, actor_id who, std::uint32_t messages, std::uint64_t bytes);
 
   /// Opens a link to `peer` unless one is up or coming.
   void connect(node_id peer);
@@ -109,7 +115,8 @@ class router final : public transport_host {
     std::size_t next_transport = 0;  // which transport to try next
     std::deque<byte_buffer> pending;  // frames waiting for the link
     std::size_t pending_bytes = 0;
-    actor* blocked = nullptr;  // senders waiting for room (intrusive via blocked_next_)
+    blocked_list blocked;  // senders waiting for room on the link
+    std::unordered_map<actor_id, flow> flows;  // per remote receiver: what may still go to it
     std::unordered_multimap<actor_id, actor_ref> monitors;  // remote target -> local watcher
   };
 
@@ -117,13 +124,19 @@ class router final : public transport_host {
   void try_connect(peer& p);
   void flush_pending(peer& p);
   void fail_peer(node_id id, const std::string& reason);
-  void wake_blocked(peer& p) noexcept;
+  void wake_blocked(blocked_list& l) noexcept;
+  flow& flow_for(peer& p, actor_id to);
+  void forget_flows() noexcept { last_flow_ = nullptr; }
+  void credited(node_id from, actor_id target, std::uint32_t messages, std::uint64_t bytes);
   bool congested(const peer& p) const noexcept;
   void handle_system(const frame_header& h, message& m);
   const message_type* type_of(type_id id);
 
   node& node_;
   peer* last_peer_ = nullptr;  // the peer of the previous send: usually the next one's too
+  flow* last_flow_ = nullptr;  // and its receiver's window
+  node_id last_flow_node_ = 0;
+  actor_id last_flow_actor_ = 0;
   std::vector<std::unique_ptr<transport>> transports_;
   std::unordered_map<node_id, std::unique_ptr<peer>> peers_;
   std::unordered_map<std::uint64_t, std::pair<actor_ref, node_id>> inflight_;  // correlation -> requester, peer

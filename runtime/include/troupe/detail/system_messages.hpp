@@ -103,6 +103,14 @@ struct shutdown {
   }
 };
 
+/// Credit handed back to a sending node: `target` (an actor of the
+/// sender of this frame) took that many of its messages (see flow_control.hpp).
+struct credit {
+  actor_id target = 0;
+  std::uint32_t messages = 0;
+  std::uint64_t bytes = 0;
+};
+
 }  // namespace troupe::detail::sys
 
 TROUPE_MESSAGE_NAMED(troupe::detail::sys::monitor, "troupe::sys::monitor");
@@ -114,3 +122,4 @@ TROUPE_MESSAGE_NAMED(troupe::detail::sys::lookup_reply, "troupe::sys::lookup_rep
 TROUPE_MESSAGE_NAMED(troupe::detail::sys::shutdown, "troupe::sys::shutdown");
 TROUPE_MESSAGE_NAMED(troupe::detail::sys::register_name, "troupe::sys::register_name");
 TROUPE_MESSAGE_NAMED(troupe::detail::sys::unregister_name, "troupe::sys::unregister_name");
+TROUPE_MESSAGE_NAMED(troupe::detail::sys::credit, "troupe::sys::credit");

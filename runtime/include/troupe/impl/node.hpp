@@ -65,14 +65,17 @@ void actor::reply(const message& to_request, T&& msg) {
 
 template <sendable R, sendable T>
 request_awaiter<R> actor::request(actor_ref to, T&& msg, duration timeout) {
-  std::uint64_t correlation = node_->next_correlation();
-  std::optional<request_failed> failed;
-  awaiting_correlation_ = correlation;
+  clock::time_point deadline = timeout == duration::max() ? clock::time_point::max() : deadline_after(node_->now(), timeout);
   if (to.node == node_->id_ && !node_->lookup(to.id))
-    failed = request_failed{request_errc::no_such_actor, "no actor " + to.to_string()};
-  else
+    return {*this, to, 0, deadline, request_failed{request_errc::no_such_actor, "no actor " + to.to_string()}};
+  std::uint64_t correlation = node_->begin_request(this);
+  try {
     (void)node_->post_message(ref_, to, std::forward<T>(msg), correlation, frame_flags::request);
-  return {*this, to, correlation, timeout, std::move(failed)};
+  } catch (...) {
+    node_->end_request(this, correlation, to.node);
+    throw;
+  }
+  return {*this, to, correlation, deadline, std::nullopt};
 }
 
 template <class F, class... A>
@@ -110,11 +113,10 @@ remote_spawn_awaiter<actor_ref> actor::spawn(node_ref where, task<void> (*fn)(ac
     detail::save_args<std::decay_t<P>...>(b, static_cast<std::decay_t<P>>(std::forward<A>(args))...);
     req.args.assign(reinterpret_cast<const char*>(b.data()), reinterpret_cast<const char*>(b.data()) + b.size());
   }
-  std::uint64_t correlation = node_->next_correlation();
-  awaiting_correlation_ = correlation;
+  std::uint64_t correlation = node_->begin_request(this);
   node_->post_system(ref_, where.id, req, correlation, frame_flags::request);
-  return remote_spawn_awaiter<actor_ref>(
-      request_awaiter<actor_ref>(*this, actor_ref{where.id, 0}, correlation, std::chrono::seconds(30), std::nullopt));
+  return remote_spawn_awaiter<actor_ref>(request_awaiter<actor_ref>(
+      *this, actor_ref{where.id, 0}, correlation, deadline_after(node_->now(), std::chrono::seconds(30)), std::nullopt));
 }
 
 template <class R>
@@ -153,7 +155,7 @@ class process::join_awaiter {
   bool await_ready() const noexcept { return !s_ || s_->exited || self_.shutdown_requested(); }
   void await_suspend(std::coroutine_handle<> h) {
     troupe::node& n = self_.node();
-    clock::time_point deadline = timeout_ == duration::max() ? clock::time_point::max() : n.now() + timeout_;
+    clock::time_point deadline = deadline_after(n.now(), timeout_);
     s_->exit_waiters.emplace_back(self_.ref(), n.park(&self_, h, deadline));
   }
   bool await_resume() {
@@ -181,7 +183,7 @@ inline bool spawn_process_awaiter::await_ready() const noexcept {
 
 inline void spawn_process_awaiter::await_suspend(std::coroutine_handle<> h) {
   node& n = *self_.node_;
-  s_->start_waiters.emplace_back(self_.ref_, n.park(&self_, h, n.now() + timeout_));
+  s_->start_waiters.emplace_back(self_.ref_, n.park(&self_, h, deadline_after(n.now(), timeout_)));
 }
 
 inline process spawn_process_awaiter::await_resume() {
@@ -214,7 +216,7 @@ inline bool throttle_awaiter::await_suspend(std::coroutine_handle<> h) noexcept 
   if (self_.shutdown_) return false;
   actor_ref target = std::exchange(self_.throttle_on_, actor_ref{});
   n.block_on(&self_, target);
-  if (!self_.blocked_on_ && !self_.blocked_on_link_) return false;
+  if (!self_.blocked_on_ && !self_.blocked_on_list_) return false;
   n.suspend(&self_, h, detail::wait_kind::send);
   return true;
 }
@@ -242,7 +244,7 @@ void receive_awaiter<Timed, Ts...>::await_suspend(std::coroutine_handle<> h) {
   node& n = *self_.node_;
   self_.ws_ = &ws_;
   n.suspend(&self_, h, detail::wait_kind::receive);
-  if constexpr (Timed) n.timer_add(&self_, n.now() + timeout_);
+  if constexpr (Timed) n.timer_add(&self_, deadline_after(n.now(), timeout_));
 }
 
 template <bool Timed, class... Ts>
@@ -257,44 +259,72 @@ auto receive_awaiter<Timed, Ts...>::await_resume() -> result_type {
 }
 
 template <class R>
-request_awaiter<R>::request_awaiter(actor& self, actor_ref to, std::uint64_t correlation, duration timeout,
+request_awaiter<R>::request_awaiter(actor& self, actor_ref to, std::uint64_t correlation, clock::time_point deadline,
                                     std::optional<request_failed> failed) noexcept
-    : self_(self), to_(to), timeout_(timeout), failed_(std::move(failed)) {
-  ws_.correlation = correlation;
+    : self_(&self), to_(to), correlation_(correlation), deadline_(deadline), failed_(std::move(failed)) {}
+
+template <class R>
+request_awaiter<R>::request_awaiter(request_awaiter&& o) noexcept
+    : self_(o.self_),
+      to_(o.to_),
+      correlation_(std::exchange(o.correlation_, 0)),
+      deadline_(o.deadline_),
+      failed_(std::move(o.failed_)) {}
+
+template <class R>
+request_awaiter<R>& request_awaiter<R>::operator=(request_awaiter&& o) noexcept {
+  if (this != &o) {
+    abandon();
+    self_ = o.self_;
+    to_ = o.to_;
+    correlation_ = std::exchange(o.correlation_, 0);
+    deadline_ = o.deadline_;
+    failed_ = std::move(o.failed_);
+  }
+  return *this;
+}
+
+template <class R>
+request_awaiter<R>::~request_awaiter() {
+  abandon();
+}
+
+template <class R>
+void request_awaiter<R>::abandon() noexcept {
+  if (ws_.result) ws_.result->type->destroy(std::exchange(ws_.result, nullptr));
+  if (correlation_) self_->node_->end_request(self_, std::exchange(correlation_, 0), to_.node);
 }
 
 template <class R>
 bool request_awaiter<R>::await_ready() noexcept {
-  if (failed_ || self_.shutdown_) return true;
-  if (self_.early_reply_ && self_.early_reply_->correlation == ws_.correlation) {
-    ws_.result = std::exchange(self_.early_reply_, nullptr);
-    return true;
-  }
-  return false;
+  if (failed_ || !correlation_ || self_->shutdown_) return true;
+  ws_.result = self_->replies_.take(correlation_);
+  return ws_.result != nullptr;
 }
 
 template <class R>
 void request_awaiter<R>::await_suspend(std::coroutine_handle<> h) {
-  node& n = *self_.node_;
-  self_.ws_ = &ws_;
-  n.suspend(&self_, h, detail::wait_kind::receive);
-  if (timeout_ != duration::max()) n.timer_add(&self_, n.now() + timeout_);
+  node& n = *self_->node_;
+  ws_.correlation = correlation_;
+  self_->ws_ = &ws_;
+  n.suspend(self_, h, detail::wait_kind::receive);
+  if (deadline_ != clock::time_point::max()) n.timer_add(self_, deadline_);
 }
 
 template <class R>
 received<R> request_awaiter<R>::await_resume() {
-  self_.ws_ = nullptr;
-  self_.awaiting_correlation_ = 0;
-  // A reply that came after the timeout but before this actor ran is stale.
-  if (self_.early_reply_ && self_.early_reply_->correlation == ws_.correlation)
-    self_.early_reply_->type->destroy(std::exchange(self_.early_reply_, nullptr));
+  self_->ws_ = nullptr;
   if (failed_) throw request_error(failed_->code, "request to " + to_.to_string() + " failed: " + failed_->detail);
-  if (!ws_.result) {
-    if (self_.shutdown_) throw actor_shutdown();
-    if (to_.node != self_.node_->id_ && self_.node_->router_) self_.node_->router_->forget_request(ws_.correlation);
+  if (!correlation_) throw std::logic_error("the reply to a request was awaited twice");
+  detail::envelope* got = std::exchange(ws_.result, nullptr);
+  // Woken by the deadline or by shutdown, the reply may still have come.
+  if (!got) got = self_->replies_.take(correlation_);
+  self_->node_->end_request(self_, std::exchange(correlation_, 0), to_.node);
+  if (!got) {
+    if (self_->shutdown_) throw actor_shutdown();
     throw request_error(request_errc::timeout, "request to " + to_.to_string() + " timed out");
   }
-  message m(std::exchange(ws_.result, nullptr));
+  message m(got);
   if (auto* f = m.get_if<request_failed>())
     throw request_error(f->code, "request to " + to_.to_string() + " failed: " + f->detail);
   if (!m.is<R>())
@@ -302,6 +332,11 @@ received<R> request_awaiter<R>::await_resume() {
                                                             std::string(m.type_name()) + ", expected " +
                                                             std::string(message_traits<R>::name));
   return received<R>(std::move(m));
+}
+
+template <class R>
+void blocking_awaiter<R>::await_suspend(std::coroutine_handle<> h) {
+  self_.node_->start_blocking(&self_, h, job_);
 }
 
 inline bool sleep_awaiter::await_ready() const noexcept { return self_.shutdown_; }
@@ -313,7 +348,7 @@ inline void sleep_awaiter::await_suspend(std::coroutine_handle<> h) {
     n.make_ready(&self_);
   } else {
     n.suspend(&self_, h, detail::wait_kind::sleep);
-    n.timer_add(&self_, n.now() + d_);
+    n.timer_add(&self_, deadline_after(n.now(), d_));
   }
 }
 

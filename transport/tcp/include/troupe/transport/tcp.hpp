@@ -60,6 +60,9 @@ class tcp_transport : public transport {
   virtual void join(const tcp_endpoint& where, std::chrono::milliseconds give_up) = 0;
   /// Why joining failed for good (the peer refused us, or time ran out).
   virtual std::optional<std::string> join_error() const = 0;
+  /// The node joined through (0 until the link is up and that node has told
+  /// us every address it knows, so that we reach whoever it reaches).
+  virtual node_id joined() const = 0;
   /// Where other nodes can be reached, as far as this node knows.
   virtual std::vector<std::pair<node_id, tcp_endpoint>> directory() const = 0;
 };
