@@ -130,6 +130,7 @@ void finish_process(node& n) {
     }
   }
   if (n.router()) n.router()->flush_transports();
+  io.restart();  // (a shutdown on the way may have stopped it)
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (n.router() && n.router()->has_pending() && std::chrono::steady_clock::now() < deadline)
     io.run_one_for(std::chrono::milliseconds(10));

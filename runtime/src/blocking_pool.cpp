@@ -29,8 +29,9 @@ void blocking_pool::submit(std::shared_ptr<blocking_job> job) {
     keep_running_ = std::make_unique<work_guard>(work_guard{asio::make_work_guard(node_.io_context())});
   std::lock_guard lock(mutex_);
   queue_.push_back(std::move(job));
-  // Threads start as work comes, up to the pool's size.
-  if (idle_ == 0 && threads_.size() < size_)
+  // Threads start as work comes, up to the pool's size: a job never waits
+  // behind another while the pool could run it (they may depend on each other).
+  if (queue_.size() > idle_ && threads_.size() < size_)
     threads_.emplace_back([this] { work(); });
   else
     ready_.notify_one();

@@ -180,7 +180,7 @@ void node::finish(actor* a, exit_reason why, std::string detail) {
   }
   a->mbox_tail_ = nullptr;
   a->mbox_size_ = 0;
-  if (!shutting_down_) pay_credit(a, true);  // its senders may send elsewhere now
+  pay_credit(a, true);  // its senders may send elsewhere now
   std::vector<detail::watcher> watchers = std::move(a->watchers_);
   std::string text = detail.empty() ? std::string(to_string(why)) : std::string(to_string(why)) + ": " + detail;
   for (const detail::watcher& w : watchers) {
@@ -307,7 +307,6 @@ detail::envelope* node::take(actor* a, const detail::wait_state& w) noexcept {
     if (a->blocked_head_ && a->mbox_size_ <= a->mbox_capacity_ / 2) release_blocked(a);
     if (e->flags & frame_flags::request) a->watchers_.push_back({e->sender, e->correlation});
     if (e->flags & detail::envelope_credited) taken(a, e);
-    if (a->credit_held_ && a->mbox_size_ <= a->mbox_capacity_ / 2) pay_credit(a, false);
     return e;
   }
   return nullptr;
@@ -329,12 +328,9 @@ void node::taken(actor* a, const detail::envelope* e) noexcept {
   }
   ++o->messages;
   o->bytes += e->wire_size;
+  // (Credit is not held back while the mailbox is over its capacity: an
+  // actor taking only some types would then starve their senders.)
   if (o->messages < detail::credit_batch_messages && o->bytes < detail::credit_batch_bytes) return;
-  // Over its bound, the mailbox keeps the credit until it has drained.
-  if (a->mbox_size_ > a->mbox_capacity_) {
-    a->credit_held_ = true;
-    return;
-  }
   pay(a, *o);
 }
 
@@ -350,7 +346,6 @@ void node::pay(actor* a, detail::credit_owed& o) noexcept {
 }
 
 void node::pay_credit(actor* a, bool all) noexcept {
-  a->credit_held_ = false;
   for (auto& o : a->owed_)
     if (all || o.messages >= detail::credit_batch_messages || o.bytes >= detail::credit_batch_bytes) pay(a, o);
 }
@@ -613,12 +608,13 @@ void node::unpark(actor_ref r, std::uint32_t token) noexcept {
 
 void node::start_blocking(actor* a, std::coroutine_handle<> h, std::shared_ptr<detail::blocking_job> job) {
   if (!blocking_) blocking_ = std::make_unique<detail::blocking_pool>(*this, opts_.blocking_threads);
-  suspend(a, h, detail::wait_kind::blocking);
-  ++parked_;
   job->who = a->ref_;
   job->token = ++a->park_token_;
-  a->blocking_ = job.get();
-  blocking_->submit(std::move(job));
+  detail::blocking_job* j = job.get();
+  blocking_->submit(std::move(job));  // (may throw: nothing is changed yet)
+  suspend(a, h, detail::wait_kind::blocking);
+  ++parked_;
+  a->blocking_ = j;
 }
 
 void node::end_blocking(actor_ref r, std::uint32_t token) noexcept {

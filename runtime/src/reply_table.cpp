@@ -66,7 +66,8 @@ void reply_table::remove(std::uint64_t correlation) noexcept {
 void reply_table::compact() noexcept {
   auto first = entries_.begin() + static_cast<std::ptrdiff_t>(head_);
   auto end = std::remove_if(first, entries_.end(), [](const entry& e) { return !e.live; });
-  entries_.erase(std::move(first, end, entries_.begin()), entries_.end());
+  if (head_ > 0) end = std::move(first, end, entries_.begin());
+  entries_.erase(end, entries_.end());
   head_ = 0;
   dead_ = 0;
 }

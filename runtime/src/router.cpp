@@ -181,7 +181,7 @@ flow& router::flow_for(peer& p, actor_id to) {
 
 void router::grant(node_id to, actor_id who, std::uint32_t messages, std::uint64_t bytes) {
   if (stopping_ || !peers_.count(to)) return;  // (a node that is gone needs none)
-  send_system(actor_ref{node_.id(), who}, to, sys::credit{who, messages, bytes});
+  send_system(actor_ref{node_.id(), who}, to, sys::credit{who, bytes, messages, 0});
 }
 
 void router::credited(node_id from, actor_id target, std::uint32_t messages, std::uint64_t bytes) {
@@ -268,7 +268,13 @@ void router::link_down(link& l, const std::string& reason) {
     if (was_sending) {
       // Frames still queued in the lost link are gone: requests to that
       // peer fail now (they may or may not have been delivered) rather than
-      // wait for a reply that may never come.
+      // wait for a reply that may never come, and the windows start afresh
+      // (credit for what was lost would never come back).
+      for (auto& [target, f] : p.flows) {
+        f.messages = flow_window_messages;
+        f.bytes = flow_window_bytes;
+        wake_blocked(f.blocked);
+      }
       node_id id = p.id;
       for (auto i = inflight_.begin(); i != inflight_.end();) {
         if (i->second.second == id) {
@@ -426,6 +432,9 @@ void router::deliver(link& from, const frame_header& h, std::span<const std::byt
   actor_ref target{h.dst_node, h.dst_actor};
   auto refuse = [&](const std::string& why) {
     ++node_.dead_letters_;
+    // What would have counted against the sender's window is given back.
+    if (!h.has(frame_flags::system) && !h.has(frame_flags::response) && h.dst_actor)
+      grant(h.src_node, h.dst_actor, 1, frame_header::size + payload.size());
     TROUPE_LOG(warn) << "dead letter from " << from.describe() << ": " << why;
     if (h.has(frame_flags::request))
       node_.answer_failed_request(sender, h.correlation, target, request_errc::remote_error, why);

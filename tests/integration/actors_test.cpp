@@ -434,7 +434,7 @@ TEST_F(process_test, a_throttled_pipe_writer_is_paced_by_a_slow_reader) {
   // 20000 items of 1 KiB through a reader that takes them slowly: the
   // writer can be ahead by what the pipe's buffer holds, the buffer's
   // mailbox bound and, across processes, one window of credit.
-  constexpr int count = 20000;
+  constexpr int count = 3 * static_cast<int>(detail::flow_window_messages + detail::pipe_capacity);
   int received = 0, reports = 0;
   std::int64_t max_lead = 0;
   run([&](actor& self) -> task<void> {
@@ -468,7 +468,7 @@ TEST_F(process_test, a_throttled_pipe_writer_is_paced_by_a_slow_reader) {
   });
   EXPECT_EQ(received, count);
   EXPECT_EQ(reports, count / progress_step);  // every report was seen, so every lead was checked
-  EXPECT_LT(max_lead, static_cast<std::int64_t>(detail::pipe_capacity + 2 * 1024 + progress_step))
+  EXPECT_LT(max_lead, static_cast<std::int64_t>(detail::pipe_capacity + detail::flow_window_messages + progress_step))
       << "the writer ran ahead of its reader";
 }
 

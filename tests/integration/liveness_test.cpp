@@ -38,6 +38,14 @@ task<void> plain_echo(actor& self) {
 }
 TROUPE_ACTOR(plain_echo);
 
+task<void> blob_size(actor& self) {
+  for (;;) {
+    auto m = co_await self.receive<blob>();
+    self.reply(m, note{std::to_string(m->bytes.size())});
+  }
+}
+TROUPE_ACTOR(blob_size);
+
 long compute_then_square(long x) {
   compute_for(std::chrono::milliseconds(1500));
   return x * x;
@@ -106,6 +114,33 @@ TEST_F(process_test, a_root_computing_for_a_long_time_keeps_its_tcp_links) {
   });
   EXPECT_EQ(before, "echo one");
   EXPECT_EQ(after, "echo two");
+  EXPECT_FALSE(down_seen);
+}
+
+TEST_F(process_test, a_large_message_sent_before_a_long_computation_arrives_and_the_link_lives) {
+  tcp_env env;
+  std::string got;
+  bool down_seen = true;
+  run([&](actor& self) -> task<void> {
+    env_list e;
+    process p = co_await self.spawn_process(tcp_child(e));
+    actor_ref sizer = co_await self.spawn(p, blob_size);
+    self.monitor(sizer);
+    blob b;
+    b.bytes.assign(std::size_t{48} << 20, 'x');  // more than a socket takes at once
+    auto answer = self.request<note>(sizer, std::move(b), 60s);
+    compute_for(2000ms);  // the rest of the frame must go out meanwhile
+    try {
+      auto r = co_await answer;
+      got = r->text;
+    } catch (const request_error& x) {
+      got = x.what();
+    }
+    down_seen = (co_await self.receive<down>(duration::zero())).has_value();
+    p.terminate();
+    co_await p.join(self);
+  });
+  EXPECT_EQ(got, std::to_string(std::size_t{48} << 20));
   EXPECT_FALSE(down_seen);
 }
 

@@ -75,9 +75,10 @@ TEST_F(process_test, a_writer_killed_mid_frame_never_yields_a_torn_message) {
 
 TEST_F(process_test, a_reader_killed_while_the_writer_waits_for_room_frees_the_writer) {
   // What may be on its way to a receiver that takes nothing: one window of
-  // credit (8 MiB) and a ring (1 MiB) of 64 KiB blobs, and the send that
+  // credit (16 MiB) and a ring (1 MiB) of 64 KiB blobs, and the send that
   // found the bound. An unpaced writer is past it within milliseconds.
-  constexpr std::uint64_t bound = ((std::uint64_t{8} << 20) + (std::uint64_t{1} << 20)) / (64 * 1024) + 2;
+  constexpr std::uint64_t bound =
+      (static_cast<std::uint64_t>(detail::flow_window_bytes) + (std::uint64_t{1} << 20)) / (64 * 1024) + 2;
   std::uint64_t sent = 0, sent_at_kill = 0;
   bool waiting = false, stalled = false, finished = false;
   std::optional<down> d;

@@ -178,6 +178,9 @@ class [[nodiscard]] blocking_awaiter {
   blocking_awaiter(actor& self, std::shared_ptr<detail::blocking_job> job,
                    std::conditional_t<std::is_void_v<R>, bool, std::optional<R>>* result, std::exception_ptr* error) noexcept
       : self_(self), job_(std::move(job)), result_(result), error_(error) {}
+  blocking_awaiter(const blocking_awaiter&) = delete;  // one job, run once
+  blocking_awaiter& operator=(const blocking_awaiter&) = delete;
+  blocking_awaiter(blocking_awaiter&&) noexcept = default;
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h);
   R await_resume() {
@@ -369,7 +372,6 @@ class actor : public detail::pooled {
   bool shutdown_ = false;
   bool finished_ = false;
   bool named_ = false;
-  bool credit_held_ = false;  ///< credit kept back while the mailbox was over its bound
   detail::wait_state* ws_ = nullptr;
   std::coroutine_handle<> resume_;
   actor* ready_prev_ = nullptr;

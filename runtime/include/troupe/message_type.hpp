@@ -107,12 +107,11 @@ envelope* deserialize_envelope(std::span<const std::byte> payload) {
 
 template <class T>
 const message_type& make_message_type(std::string_view name) {
-  static const message_type t = [&] {
-    message_type d{type_id_of(name), name, raw_message<T>, sizeof(T), &destroy_envelope<T>,
-                   &serialize_value<T>, &envelope_value<T>, &deserialize_envelope<T>};
-    register_message_type(d);
-    return d;
-  }();
+  // The registry keeps the address of `t` itself (never of a copy).
+  static const message_type t{type_id_of(name), name, raw_message<T>, sizeof(T), &destroy_envelope<T>,
+                              &serialize_value<T>, &envelope_value<T>, &deserialize_envelope<T>};
+  static const bool registered = (register_message_type(t), true);
+  (void)registered;
   return t;
 }
 

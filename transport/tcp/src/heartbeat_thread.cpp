@@ -31,21 +31,44 @@ bool heartbeat_gate::acquire(int who) noexcept {
   }
 }
 
-std::span<const std::byte> heartbeat_gate::begin_write() noexcept {
-  if (!acquire(loop_writes)) return {};
+bool heartbeat_gate::lock() noexcept { return acquire(loop_writes); }
+
+std::span<const std::byte> heartbeat_gate::take_carry() noexcept {
   std::span<const std::byte> rest(carry_.data() + carry_at_, carry_len_ - carry_at_);
   carry_len_ = carry_at_ = 0;  // the loop writes those bytes first, in its own buffer
   return rest;
 }
 
-void heartbeat_gate::end_write() noexcept {
+void heartbeat_gate::set_tail(const std::byte* data, std::size_t size) noexcept {
+  tail_ = data;
+  tail_len_ = size;
+}
+
+bool heartbeat_gate::push_tail(int& error) noexcept {
+  while (tail_len_ > 0) {
+    ssize_t n = ::send(fd_, tail_, tail_len_, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      tail_ += n;
+      tail_len_ -= static_cast<std::size_t>(n);
+      stamp();
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) error = errno;
+    return false;
+  }
+  tail_ = nullptr;
+  return true;
+}
+
+void heartbeat_gate::unlock() noexcept {
   stamp();
   int expected = loop_writes;
   state_.compare_exchange_strong(expected, free_, std::memory_order_release);
 }
 
-void heartbeat_gate::close(bool holding) noexcept {
-  if (!holding) acquire(loop_writes);
+void heartbeat_gate::close(bool locked) noexcept {
+  if (!locked) acquire(loop_writes);
   state_.store(closed, std::memory_order_release);
 }
 
@@ -54,14 +77,21 @@ bool heartbeat_gate::beat(std::chrono::steady_clock::duration interval) noexcept
   auto idle = std::chrono::nanoseconds(now_ns() - last_write_ns_.load(std::memory_order_relaxed));
   if (idle < interval) return true;
   if (!acquire(thread_writes)) return state_.load(std::memory_order_relaxed) != closed;
-  if (carry_len_ == 0) {  // a new heartbeat, unless the last one is still half out
-    carry_ = frame_;
-    carry_len_ = frame_.size();
-    carry_at_ = 0;
+  if (tail_len_ > 0) {
+    // The loop's own frames are half out and it has not pushed them on for
+    // an interval (it is busy): push them; they say the node lives.
+    int error = 0;
+    push_tail(error);  // (an error is the loop's to report, at its next write)
+  } else {
+    if (carry_len_ == 0) {  // a new heartbeat, unless the last one is still half out
+      carry_ = frame_;
+      carry_len_ = frame_.size();
+      carry_at_ = 0;
+    }
+    ssize_t n = ::send(fd_, carry_.data() + carry_at_, carry_len_ - carry_at_, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) carry_at_ += static_cast<std::size_t>(n);
+    if (carry_at_ == carry_len_) carry_len_ = carry_at_ = 0;
   }
-  ssize_t n = ::send(fd_, carry_.data() + carry_at_, carry_len_ - carry_at_, MSG_DONTWAIT | MSG_NOSIGNAL);
-  if (n > 0) carry_at_ += static_cast<std::size_t>(n);
-  if (carry_at_ == carry_len_) carry_len_ = carry_at_ = 0;
   // Written or not (a full socket buffer means the peer has data to read
   // anyway), try again after another interval.
   stamp();

@@ -31,17 +31,26 @@ class heartbeat_gate {
   heartbeat_gate(int fd, std::span<const std::byte, frame_header::size> frame) noexcept;
 
   /// The loop is about to write: waits for the thread to finish a send (a
-  /// few microseconds at most) and returns the bytes of a heartbeat the
-  /// thread left half-written, to go out first.
-  std::span<const std::byte> begin_write() noexcept;
-  /// The write completed (or the loop writes nothing after all).
-  void end_write() noexcept;
+  /// few microseconds at most); false once the link is closed.
+  bool lock() noexcept;
+  /// The bytes of a heartbeat the thread left half-written, to go out
+  /// first (call while locked).
+  std::span<const std::byte> take_carry() noexcept;
+  /// What the loop wrote and the socket did not take at once (locked):
+  /// either side pushes it on from now on, so a loop that computes for a
+  /// long time does not leave a frame half-sent and the link silent.
+  void set_tail(const std::byte* data, std::size_t size) noexcept;
+  /// Pushes the tail on with non-blocking sends (locked); true once all of
+  /// it is out. A send error other than "would block" sets `error`.
+  bool push_tail(int& error) noexcept;
+  /// The loop is done with the socket for now.
+  void unlock() noexcept;
   /// The link closes: the thread never touches the socket again. Call it
-  /// while holding the gate (during a write) or not; it waits either way.
-  void close(bool holding) noexcept;
+  /// with the gate locked by the loop or not; it waits either way.
+  void close(bool locked) noexcept;
 
-  /// Called by the thread: sends a heartbeat if nothing was written for
-  /// `interval`. False once the link is closed.
+  /// Called by the thread: pushes a tail on, or sends a heartbeat, if
+  /// nothing was written for `interval`. False once the link is closed.
   bool beat(std::chrono::steady_clock::duration interval) noexcept;
 
  private:
@@ -53,10 +62,13 @@ class heartbeat_gate {
   std::array<std::byte, frame_header::size> frame_;
   std::atomic<int> state_{free_};
   std::atomic<std::int64_t> last_write_ns_{0};
-  // A heartbeat the socket took only part of; guarded by the gate.
+  // Guarded by the gate: a heartbeat the socket took only part of, and the
+  // loop's unsent tail.
   std::array<std::byte, frame_header::size> carry_{};
   std::size_t carry_len_ = 0;
   std::size_t carry_at_ = 0;
+  const std::byte* tail_ = nullptr;
+  std::size_t tail_len_ = 0;
 };
 
 /// One thread per TCP transport; links register their gates while up.

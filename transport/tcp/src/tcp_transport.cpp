@@ -168,9 +168,11 @@ class tcp_link final : public link, public std::enable_shared_from_this<tcp_link
   void write_next();
   void write_done();
   void release_gate() {
-    if (gate_held_) gate_->end_write();
+    if (gate_held_) gate_->unlock();
     gate_held_ = false;
   }
+  void wait_writable();
+  void write_failed(int error);
   void heartbeat();
 
   tcp_transport_impl& t_;
@@ -527,14 +529,20 @@ void tcp_link::queue_frame(const frame_header& h, std::span<const std::byte> pay
 // waits for the next.
 // Everything queued so far goes out in one write; what is sent meanwhile
 // waits for the next. The write is tried at once, with a non-blocking
-// send(): the heartbeat thread's gate is then held for that one call only,
-// so a loop that goes on to compute for a long time does not silence the
-// link. Only what the socket does not take at once is left to an
-// asynchronous write, which holds the gate (mid-frame) until it completes.
+// send(), holding the heartbeat thread's gate for that call only. What the
+// socket does not take at once becomes the gate's tail, which this loop
+// pushes on when the socket has room, and the heartbeat thread too when
+// this loop has been busy for an interval: a loop that goes on to compute
+// for a long time never leaves its link silent. Errors are reported from a
+// handler, never from inside send().
 void tcp_link::write_next() {
   if (pending_.empty() || state_ != state::up) return;
-  std::span<const std::byte> carry = gate_ ? gate_->begin_write() : std::span<const std::byte>{};
-  gate_held_ = gate_ != nullptr;
+  std::span<const std::byte> carry;
+  if (gate_) {
+    gate_->lock();
+    gate_held_ = true;
+    carry = gate_->take_carry();
+  }
   out_carry_ = carry.size();
   if (carry.empty()) {
     std::swap(out_, pending_);
@@ -546,8 +554,7 @@ void tcp_link::write_next() {
   pending_.clear();
   writing_ = true;
   ssize_t n = ::send(sock_.native_handle(), out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-    return fail(std::string("write failed: ") + std::strerror(errno));
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return write_failed(errno);
   std::size_t done = n > 0 ? static_cast<std::size_t>(n) : 0;
   if (done == out_.size()) {
     release_gate();
@@ -558,13 +565,41 @@ void tcp_link::write_next() {
     });
     return;
   }
-  asio::async_write(sock_, asio::buffer(out_.data() + done, out_.size() - done),
-                    [self = shared_from_this()](std::error_code ec, std::size_t) {
-                      if (self->state_ != state::up) return;
-                      if (ec) return self->fail("write failed: " + ec.message());
-                      self->release_gate();
-                      self->write_done();
-                    });
+  if (gate_) gate_->set_tail(out_.data() + done, out_.size() - done);
+  release_gate();
+  if (!gate_) {  // (a link is up only with its gate)
+    asio::async_write(sock_, asio::buffer(out_.data() + done, out_.size() - done),
+                      [self = shared_from_this()](std::error_code ec, std::size_t) {
+                        if (self->state_ != state::up) return;
+                        if (ec) return self->fail("write failed: " + ec.message());
+                        self->write_done();
+                      });
+    return;
+  }
+  wait_writable();
+}
+
+void tcp_link::wait_writable() {
+  sock_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](std::error_code ec) {
+    if (self->state_ != state::up) return;
+    if (ec) return self->fail("write failed: " + ec.message());
+    self->gate_->lock();
+    self->gate_held_ = true;
+    int error = 0;
+    bool all_out = self->gate_->push_tail(error);
+    if (error) return self->write_failed(error);
+    self->release_gate();
+    if (all_out)
+      self->write_done();
+    else
+      self->wait_writable();
+  });
+}
+
+void tcp_link::write_failed(int error) {
+  release_gate();
+  std::string why = std::string("write failed: ") + std::strerror(error);
+  asio::post(sock_.get_executor(), [self = shared_from_this(), why] { self->fail(why); });
 }
 
 void tcp_link::write_done() {

@@ -13,6 +13,7 @@
 
 #include <troupe/troupe.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -124,7 +125,7 @@ task<void> queue_actor(actor& self, std::size_t capacity, bool joinable) {
     }
   };
   auto deadline_of = [&](std::int64_t ns) {
-    return ns < 0 ? clock::time_point::max() : self.node().now() + std::chrono::nanoseconds(ns);
+    return ns < 0 ? clock::time_point::max() : deadline_after(self.node().now(), std::chrono::nanoseconds(ns));
   };
   for (;;) {
     // Wake for the earliest deadline of a waiting put or get.
@@ -224,12 +225,18 @@ task<void> queue_actor(actor& self, std::size_t capacity, bool joinable) {
   }
 }
 
+// On the wire: -1 waits as long as it takes; a negative timeout gives up at once.
 inline std::int64_t timeout_ns(duration d) {
-  return d == duration::max() ? -1 : std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  if (d == duration::max()) return -1;
+  return std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
 }
 // How long a caller waits for the queue's own answer beyond its timeout:
 // only a queue whose process died stays silent.
 inline constexpr duration answer_grace = std::chrono::seconds(30);
+inline duration answer_wait(duration timeout) {
+  if (timeout >= duration::max() - answer_grace) return duration::max();
+  return std::max(timeout, duration::zero()) + answer_grace;
+}
 
 }  // namespace detail
 
@@ -279,14 +286,14 @@ class queue {
   task<void> put_for(actor& self, T value, duration timeout) {
     detail::queue_protocol::put<T> p{std::move(value), detail::timeout_ns(timeout)};
     // (computed outside the co_await: g++ 12 evaluates both arms of a ?: there)
-    duration wait = timeout == duration::max() ? duration::max() : timeout + detail::answer_grace;
+    duration wait = detail::answer_wait(timeout);
     auto r = co_await self.request<detail::queue_protocol::put_reply>(actor_, std::move(p), wait);
     if (r->status == 1) throw queue_full("queue is full");
     if (r->status == 2) throw queue_closed("queue is closed");
   }
   task<std::optional<T>> get_for(actor& self, duration timeout) {
     detail::queue_protocol::get g{detail::timeout_ns(timeout)};
-    duration wait = timeout == duration::max() ? duration::max() : timeout + detail::answer_grace;
+    duration wait = detail::answer_wait(timeout);
     auto r = co_await self.request<detail::queue_protocol::item<T>>(actor_, g, wait);
     if (r->status == 2) throw queue_closed("queue is closed and empty");
     if (r->status == 1) co_return std::nullopt;

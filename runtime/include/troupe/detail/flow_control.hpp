@@ -3,8 +3,7 @@
 // A node may send to an actor of another node a window of messages and
 // bytes (flow_window_*) ahead of what that actor has taken from its mailbox.
 // The receiving node counts what each actor takes, per sending node, and
-// hands it back as a sys::credit once a quarter window has been taken (and
-// the mailbox is not over its capacity). A sender past its window is told
+// hands it back as a sys::credit once a quarter window has been taken. A sender past its window is told
 // "over the bound" by send, so `co_await self.throttle()` suspends it until
 // credit comes back; other receivers on the same link are not held up.
 #pragma once
@@ -19,8 +18,11 @@ class actor;
 
 namespace troupe::detail {
 
-inline constexpr std::int64_t flow_window_messages = 1024;
-inline constexpr std::int64_t flow_window_bytes = std::int64_t{8} << 20;
+// Wide enough that credit coming back over a round trip (a wake-up of each
+// process on its own core) rarely stalls a throttling sender of small
+// messages; a window of them is still only a few MB.
+inline constexpr std::int64_t flow_window_messages = 16384;
+inline constexpr std::int64_t flow_window_bytes = std::int64_t{16} << 20;
 inline constexpr std::uint32_t credit_batch_messages = flow_window_messages / 4;
 inline constexpr std::uint64_t credit_batch_bytes = flow_window_bytes / 4;
 

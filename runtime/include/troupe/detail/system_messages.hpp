@@ -105,10 +105,11 @@ struct shutdown {
 
 /// Credit handed back to a sending node: `target` (an actor of the
 /// sender of this frame) took that many of its messages (see flow_control.hpp).
-struct credit {
+struct credit {  // raw: no padding, so no byte of it is left unset
   actor_id target = 0;
-  std::uint32_t messages = 0;
   std::uint64_t bytes = 0;
+  std::uint32_t messages = 0;
+  std::uint32_t reserved = 0;
 };
 
 }  // namespace troupe::detail::sys
