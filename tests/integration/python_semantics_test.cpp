@@ -866,3 +866,32 @@ TEST_F(process_test, py_pipe_poll_waits_and_sees_an_item_or_the_end_once_sent) {
   EXPECT_TRUE(sees_end);
   EXPECT_TRUE(eof);
 }
+
+// --- timeouts at the extremes -----------------------------------------------------
+
+TEST(queue_timeouts, negative_ones_give_up_at_once_and_huge_ones_wait) {
+  troupe::node n;
+  std::optional<int> empty_get = 7, late_get;
+  bool full_put = false;
+  n.spawn([&](troupe::actor& self) -> troupe::task<void> {
+    auto q = troupe::make_queue<int>(self, 1);
+    empty_get = co_await q.get(self, -std::chrono::seconds(1));  // nothing there: at once, not for ever
+    co_await q.put(self, 1);
+    try {
+      co_await q.put(self, 2, -std::chrono::seconds(1));
+    } catch (const troupe::queue_full&) {
+      full_put = true;
+    }
+    (void)co_await q.get(self);
+    self.spawn([q](troupe::actor& me) mutable -> troupe::task<void> {
+      co_await me.sleep_for(std::chrono::milliseconds(10));
+      co_await q.put(me, 3);
+    });
+    late_get = co_await q.get(self, troupe::duration::max() - std::chrono::nanoseconds(1));
+    self.node().shutdown();  // the queue actor ends too
+  });
+  n.run();
+  EXPECT_FALSE(empty_get.has_value());
+  EXPECT_TRUE(full_put);
+  EXPECT_EQ(late_get, 3);
+}
