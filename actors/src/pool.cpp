@@ -47,22 +47,24 @@ void put_outcome(byte_buffer& w, std::uint64_t id, bool ok, std::span<const std:
   w.append(bytes.data(), bytes.size());
 }
 
+// (the type name's size little-endian, whatever the machine)
 std::vector<char> encode_failure(std::string_view type, std::string_view message) {
-  std::vector<char> out(sizeof(std::uint32_t) + type.size() + message.size());
+  std::vector<char> out;
+  out.reserve(4 + type.size() + message.size());
   auto n = static_cast<std::uint32_t>(type.size());
-  std::memcpy(out.data(), &n, sizeof n);
-  std::memcpy(out.data() + sizeof n, type.data(), type.size());
-  std::memcpy(out.data() + sizeof n + type.size(), message.data(), message.size());
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  out.insert(out.end(), type.begin(), type.end());
+  out.insert(out.end(), message.begin(), message.end());
   return out;
 }
 
 void throw_failure(const std::vector<char>& output) {
+  if (output.size() < 4) throw pool_task_error(std::string(output.begin(), output.end()));
   std::uint32_t n = 0;
-  if (output.size() < sizeof n) throw pool_task_error(std::string(output.begin(), output.end()));
-  std::memcpy(&n, output.data(), sizeof n);
-  if (n > output.size() - sizeof n) throw pool_task_error(std::string(output.begin(), output.end()));
-  auto type_end = output.begin() + static_cast<std::ptrdiff_t>(sizeof n + n);
-  throw pool_task_error(std::string(output.begin() + sizeof n, type_end), std::string(type_end, output.end()));
+  for (int i = 0; i < 4; ++i) n |= std::uint32_t(static_cast<unsigned char>(output[i])) << (8 * i);
+  if (n > output.size() - 4) throw pool_task_error(std::string(output.begin(), output.end()));
+  auto type_end = output.begin() + static_cast<std::ptrdiff_t>(4 + n);
+  throw pool_task_error(std::string(output.begin() + 4, type_end), std::string(type_end, output.end()));
 }
 
 namespace {

@@ -123,21 +123,23 @@ task<void> py_pipe_writer_on_cue(actor& self, pipe_end<std::string> out) {
 }
 TROUPE_ACTOR(py_pipe_writer_on_cue);
 
+// Which of the pipe's errors `e` is.
+std::string pipe_error_kind(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const pipe_direction_error&) {
+    return "direction";
+  } catch (const pipe_closed&) {
+    return "closed";
+  } catch (...) {
+    return "other";
+  }
+}
+
 // Uses both ends of a one-way pipe the wrong way, reports what each raised,
 // then writes 5 and ends (its end of stream).
 task<void> py_pipe_misuse(actor& self, pipe_end<int> reader, pipe_end<int> writer, actor_ref report) {
   std::string seen;
-  auto kind = [](std::exception_ptr e) -> std::string {
-    try {
-      std::rethrow_exception(e);
-    } catch (const pipe_direction_error&) {
-      return "direction";
-    } catch (const pipe_closed&) {
-      return "closed";
-    } catch (...) {
-      return "other";
-    }
-  };
   std::exception_ptr e;
   try {
     co_await writer.recv(self);
@@ -145,21 +147,21 @@ task<void> py_pipe_misuse(actor& self, pipe_end<int> reader, pipe_end<int> write
   } catch (...) {
     e = std::current_exception();
   }
-  if (e) seen += "recv:" + kind(std::exchange(e, nullptr)) + " ";
+  if (e) seen += "recv:" + pipe_error_kind(std::exchange(e, nullptr)) + " ";
   try {
     co_await writer.poll(self, 10ms);
     seen += "poll:none ";
   } catch (...) {
     e = std::current_exception();
   }
-  if (e) seen += "poll:" + kind(std::exchange(e, nullptr)) + " ";
+  if (e) seen += "poll:" + pipe_error_kind(std::exchange(e, nullptr)) + " ";
   try {
     reader.send(self, 1);
     seen += "send:none";
   } catch (...) {
     e = std::current_exception();
   }
-  if (e) seen += "send:" + kind(std::exchange(e, nullptr));
+  if (e) seen += "send:" + pipe_error_kind(std::exchange(e, nullptr));
   self.send(report, note{seen});
   writer.send(self, 5);
 }
@@ -729,42 +731,31 @@ TEST_F(process_test, py_one_way_pipe_ends_refuse_the_wrong_direction_in_any_proc
     one_way_flags = reader.readable() && !reader.writable() && writer.writable() && !writer.readable();
     auto [a, b] = make_pipe<int>(self);
     duplex_both = a.readable() && a.writable() && b.readable() && b.writable();
-    auto classify = [](std::exception_ptr e) -> std::string {
-      try {
-        std::rethrow_exception(e);
-      } catch (const pipe_direction_error&) {
-        return "direction";
-      } catch (const pipe_closed&) {
-        return "closed";
-      } catch (...) {
-        return "other";
-      }
-    };
     std::exception_ptr e;
     try {
       co_await writer.recv(self);
     } catch (...) {
       e = std::current_exception();
     }
-    here["recv"] = e ? classify(std::exchange(e, nullptr)) : "none";
+    here["recv"] = e ? pipe_error_kind(std::exchange(e, nullptr)) : "none";
     try {
       co_await writer.recv(self, 10ms);
     } catch (...) {
       e = std::current_exception();
     }
-    here["recv with timeout"] = e ? classify(std::exchange(e, nullptr)) : "none";
+    here["recv with timeout"] = e ? pipe_error_kind(std::exchange(e, nullptr)) : "none";
     try {
       co_await writer.poll(self);
     } catch (...) {
       e = std::current_exception();
     }
-    here["poll"] = e ? classify(std::exchange(e, nullptr)) : "none";
+    here["poll"] = e ? pipe_error_kind(std::exchange(e, nullptr)) : "none";
     try {
       reader.send(self, 1);
     } catch (...) {
       e = std::current_exception();
     }
-    here["send"] = e ? classify(std::exchange(e, nullptr)) : "none";
+    here["send"] = e ? pipe_error_kind(std::exchange(e, nullptr)) : "none";
     // The same ends, misused in another process, then written the right way.
     process child = co_await self.spawn_process({});
     co_await self.spawn(child, py_pipe_misuse, reader, writer, self.ref());

@@ -1,5 +1,6 @@
 // task<T>: laziness, values, exceptions, nesting.
 #include <troupe/task.hpp>
+#include <troupe/troupe.hpp>
 
 #include <gtest/gtest.h>
 
@@ -92,4 +93,30 @@ TEST(task, destroying_an_unstarted_task_frees_it) {
   }
   EXPECT_EQ(destroyed, 1) << "destroying the task did not free its frame (or freed it twice)";
   EXPECT_FALSE(ran);  // lazy: destroyed before it ever started
+}
+
+namespace {
+troupe::task<int> at_once(int x) { co_return x; }
+troupe::task<int> throws_at_once(int) {
+  throw std::runtime_error("no");
+  co_return 0;
+}
+}  // namespace
+
+TEST(task, a_loop_of_tasks_that_finish_at_once_does_not_grow_the_stack) {
+  troupe::node n;
+  long sum = 0, errors = 0;
+  n.spawn([&](troupe::actor&) -> troupe::task<void> {
+    for (int i = 0; i < 200000; ++i) {
+      sum += co_await at_once(1);
+      try {
+        co_await throws_at_once(i);
+      } catch (const std::runtime_error&) {
+        ++errors;
+      }
+    }
+  });
+  EXPECT_TRUE(n.run());
+  EXPECT_EQ(sum, 200000);
+  EXPECT_EQ(errors, 200000);
 }
