@@ -180,7 +180,7 @@ void node::finish(actor* a, exit_reason why, std::string detail) {
   }
   a->mbox_tail_ = nullptr;
   a->mbox_size_ = 0;
-  pay_credit(a, true);  // its senders may send elsewhere now
+  pay_all_credit(a);  // its senders may send elsewhere now
   std::vector<detail::watcher> watchers = std::move(a->watchers_);
   std::string text = detail.empty() ? std::string(to_string(why)) : std::string(to_string(why)) + ": " + detail;
   for (const detail::watcher& w : watchers) {
@@ -345,9 +345,8 @@ void node::pay(actor* a, detail::credit_owed& o) noexcept {
   }
 }
 
-void node::pay_credit(actor* a, bool all) noexcept {
-  for (auto& o : a->owed_)
-    if (all || o.messages >= detail::credit_batch_messages || o.bytes >= detail::credit_batch_bytes) pay(a, o);
+void node::pay_all_credit(actor* a) noexcept {
+  for (auto& o : a->owed_) pay(a, o);
 }
 
 void node::answered(actor* a, actor_ref requester, std::uint64_t correlation) noexcept {

@@ -162,8 +162,8 @@ class node {
   /// `a` took `e`, which came from another node: count it for credit.
   void taken(actor* a, const detail::envelope* e) noexcept;
   void pay(actor* a, detail::credit_owed& o) noexcept;
-  /// Hands back the credit `a` holds (all of it, or what reached a batch).
-  void pay_credit(actor* a, bool all) noexcept;
+  /// Hands back all the credit `a` owes (it ends).
+  void pay_all_credit(actor* a) noexcept;
   bool send_remote(actor_ref from, actor_ref to, const message_type& t, const void* value,
                            std::uint64_t correlation, std::uint8_t flags);
   void answer_failed_request(actor_ref requester, std::uint64_t correlation, actor_ref target, request_errc code,

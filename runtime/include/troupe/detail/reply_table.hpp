@@ -28,7 +28,6 @@ class reply_table {
   /// The request is over (answered, timed out, or its awaiter gone); a
   /// reply kept for it is destroyed.
   void remove(std::uint64_t correlation) noexcept;
-  bool outstanding(std::uint64_t correlation) const noexcept { return find(correlation) != nullptr; }
   std::size_t size() const noexcept { return entries_.size() - head_ - dead_; }
   /// Destroys every kept reply (the actor ends).
   void clear() noexcept;
