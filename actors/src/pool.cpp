@@ -454,7 +454,7 @@ pool_starter pool::start(actor& self, const pool_options& given) {
   return pool_starter(pool(c, n));
 }
 
-std::uint64_t pool::fn_id(const void* fn) {
+std::uint64_t pool::fn_id(detail::erased_function fn) {
   const detail::task_function* f = detail::find_task_function(fn);
   if (!f) throw pool_task_error("the function is not registered with TROUPE_TASK");
   return f->id;

@@ -11,7 +11,7 @@ namespace {
 struct registry {
   std::mutex mutex;
   std::unordered_map<std::uint64_t, task_function> by_id;
-  std::unordered_map<const void*, std::uint64_t> by_fn;
+  std::unordered_map<erased_function, std::uint64_t> by_fn;
 };
 
 registry& the_registry() {
@@ -41,7 +41,7 @@ const task_function* find_task_function(std::uint64_t id) noexcept {
   return it == r.by_id.end() ? nullptr : &it->second;
 }
 
-const task_function* find_task_function(const void* fn) noexcept {
+const task_function* find_task_function(erased_function fn) noexcept {
   registry& r = the_registry();
   std::lock_guard lock(r.mutex);
   auto it = r.by_fn.find(fn);

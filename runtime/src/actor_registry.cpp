@@ -11,7 +11,7 @@ namespace {
 struct registry {
   std::mutex mutex;
   std::unordered_map<std::string, actor_factory> by_name;
-  std::unordered_map<const void*, std::string> by_fn;
+  std::unordered_map<erased_function, std::string> by_fn;
 };
 
 registry& the_registry() {
@@ -41,7 +41,7 @@ const actor_factory* find_actor_factory(std::string_view name) noexcept {
   return it == r.by_name.end() ? nullptr : &it->second;
 }
 
-const actor_factory* find_actor_factory(const void* fn) noexcept {
+const actor_factory* find_actor_factory(erased_function fn) noexcept {
   registry& r = the_registry();
   std::lock_guard lock(r.mutex);
   auto it = r.by_fn.find(fn);

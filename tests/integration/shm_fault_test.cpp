@@ -17,7 +17,7 @@ namespace {
 // until killed.
 task<void> blob_stream(actor& self, actor_ref to, std::uint32_t bytes) {
   std::mt19937 rng(::getpid());
-  for (std::uint64_t i = 0;; ++i) {
+  for (;;) {
     blob b;
     b.bytes.resize(bytes);
     for (auto& c : b.bytes) c = static_cast<char>(rng());

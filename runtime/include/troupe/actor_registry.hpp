@@ -4,6 +4,7 @@
 #pragma once
 
 #include <troupe/actor_ref.hpp>
+#include <troupe/detail/erased_function.hpp>
 #include <troupe/serialization.hpp>
 #include <troupe/spawn_options.hpp>
 #include <troupe/task.hpp>
@@ -23,15 +24,15 @@ namespace detail {
 
 struct actor_factory {
   std::string name;
-  const void* fn;
+  erased_function fn;
   /// Starts the actor on `n` with arguments deserialized from `args`;
   /// throws deserialize_error when they do not fit the signature.
-  actor_ref (*start)(node& n, const spawn_options& opts, const void* fn, std::span<const std::byte> args);
+  actor_ref (*start)(node& n, const spawn_options& opts, erased_function fn, std::span<const std::byte> args);
 };
 
 void register_actor_factory(actor_factory f);
 const actor_factory* find_actor_factory(std::string_view name) noexcept;
-const actor_factory* find_actor_factory(const void* fn) noexcept;
+const actor_factory* find_actor_factory(erased_function fn) noexcept;
 
 template <class... A>
 void save_args(byte_buffer& out, const A&... args) {
@@ -55,11 +56,11 @@ void load_args(std::span<const std::byte> bytes, std::tuple<A...>& args) {
 }
 
 template <class... P>
-actor_ref start_registered(node& n, const spawn_options& opts, const void* fn, std::span<const std::byte> bytes);
+actor_ref start_registered(node& n, const spawn_options& opts, erased_function fn, std::span<const std::byte> bytes);
 
 template <class... P>
 bool register_actor(std::string_view name, task<void> (*fn)(actor&, P...)) {
-  register_actor_factory({std::string(name), reinterpret_cast<const void*>(fn), &start_registered<P...>});
+  register_actor_factory({std::string(name), erase_function(fn), &start_registered<P...>});
   return true;
 }
 

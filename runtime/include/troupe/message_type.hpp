@@ -134,7 +134,7 @@ const message_type& message_type_of() noexcept {
 #define TROUPE_MESSAGE_NAMED(T, NAME)                                                       \
   template <>                                                                               \
   struct troupe::message_traits<T> {                                                        \
-    static constexpr std::string_view name = NAME;                                          \
+    [[maybe_unused]] static constexpr std::string_view name = NAME;                         \
     static const ::troupe::message_type& type() noexcept {                                  \
       return ::troupe::detail::make_message_type<T>(NAME);                                  \
     }                                                                                       \

@@ -279,7 +279,7 @@ class pool {
   /// Runs fn(args...) in a worker; the future gives the result.
   template <class R, class... P, class... A>
   pool_future<R> apply_async(actor& self, R (*fn)(P...), A&&... args) {
-    return pool_future<R>(*this, submit(self, fn_id(reinterpret_cast<const void*>(fn)), detail::pool_protocol::apply,
+    return pool_future<R>(*this, submit(self, fn_id(detail::erase_function(fn)), detail::pool_protocol::apply,
                                         detail::encode(static_cast<std::decay_t<P>>(std::forward<A>(args))...)));
   }
   /// Runs fn(args...) in a worker and waits for the result.
@@ -305,7 +305,7 @@ class pool {
   /// and no task was submitted.
   template <class R, class... P, class Range>
   task<std::vector<R>> starmap(actor& self, R (*fn)(P...), const Range& tuples) {
-    std::uint64_t id = fn_id(reinterpret_cast<const void*>(fn));
+    std::uint64_t id = fn_id(detail::erase_function(fn));
     std::vector<detail::byte_buffer> inputs;
     for (const auto& t : tuples)
       inputs.push_back(
@@ -350,7 +350,7 @@ class pool {
   friend class pool_stream;
 
   pool(actor_ref c, std::size_t n) : coordinator_(c), processes_(n) {}
-  static std::uint64_t fn_id(const void* fn);
+  static std::uint64_t fn_id(detail::erased_function fn);
   std::uint64_t submit(actor& self, std::uint64_t fn, std::uint8_t kind, detail::byte_buffer input);
   /// Waits up to `timeout` for the result of task `id`; empty when it did
   /// not come in time (results of others are kept, per process: futures
@@ -373,7 +373,7 @@ class pool {
   /// else kept for the stream after the items before it (imap).
   template <class R, class A, class Range>
   pool_stream<R> stream(actor& self, R (*fn)(A), const Range& items, std::size_t chunksize, bool ordered, bool whole) {
-    std::uint64_t id = fn_id(reinterpret_cast<const void*>(fn));
+    std::uint64_t id = fn_id(detail::erase_function(fn));
     using item = std::decay_t<A>;
     // Items of plain type in contiguous memory are written into the job as
     // a Boost vector would be (count, then the bytes), without a copy of

@@ -21,18 +21,18 @@ namespace troupe::detail {
 struct task_function {
   std::string name;
   std::uint64_t id = 0;
-  const void* fn = nullptr;
+  erased_function fn = nullptr;
   /// Decodes one argument list, calls, encodes the result; throws what the
   /// function throws (or deserialize_error).
-  void (*apply)(const void* fn, std::span<const std::byte> args, byte_buffer& result) = nullptr;
+  void (*apply)(erased_function fn, std::span<const std::byte> args, byte_buffer& result) = nullptr;
   /// For functions of one argument: decodes a std::vector of arguments,
   /// calls for each, encodes the std::vector of results.
-  void (*map)(const void* fn, std::span<const std::byte> chunk, byte_buffer& results) = nullptr;
+  void (*map)(erased_function fn, std::span<const std::byte> chunk, byte_buffer& results) = nullptr;
 };
 
 void register_task_function(task_function f);
 const task_function* find_task_function(std::uint64_t id) noexcept;
-const task_function* find_task_function(const void* fn) noexcept;
+const task_function* find_task_function(erased_function fn) noexcept;
 
 /// void results travel as this.
 struct no_result {
@@ -44,8 +44,8 @@ template <class R>
 using result_t = std::conditional_t<std::is_void_v<R>, no_result, R>;
 
 template <class R, class... A>
-void apply_task(const void* fn, std::span<const std::byte> bytes, byte_buffer& out) {
-  auto f = reinterpret_cast<R (*)(A...)>(fn);
+void apply_task(erased_function fn, std::span<const std::byte> bytes, byte_buffer& out) {
+  auto f = restore_function<R(A...)>(fn);
   std::tuple<std::decay_t<A>...> args;
   load_args(bytes, args);
   if constexpr (std::is_void_v<R>) {
@@ -57,8 +57,8 @@ void apply_task(const void* fn, std::span<const std::byte> bytes, byte_buffer& o
 }
 
 template <class R, class A>
-void map_task(const void* fn, std::span<const std::byte> bytes, byte_buffer& out) {
-  auto f = reinterpret_cast<R (*)(A)>(fn);
+void map_task(erased_function fn, std::span<const std::byte> bytes, byte_buffer& out) {
+  auto f = restore_function<R(A)>(fn);
   std::vector<std::decay_t<A>> in;
   load_from(bytes, in);
   std::vector<result_t<R>> results;
@@ -79,7 +79,7 @@ bool register_task(std::string_view name, R (*fn)(A...)) {
   task_function t;
   t.name = std::string(name);
   t.id = type_id_of(name);
-  t.fn = reinterpret_cast<const void*>(fn);
+  t.fn = erase_function(fn);
   t.apply = &apply_task<R, A...>;
   if constexpr (sizeof...(A) == 1) t.map = &map_task<R, A...>;
   register_task_function(std::move(t));

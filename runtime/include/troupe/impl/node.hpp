@@ -104,7 +104,7 @@ void node::post_system(actor_ref from, node_id to, const T& msg, std::uint64_t c
 template <class... P, class... A>
 remote_spawn_awaiter<actor_ref> actor::spawn(node_ref where, task<void> (*fn)(actor&, P...), A&&... args) {
   if (where.id == node_->id_ || where.id == 0) return remote_spawn_awaiter<actor_ref>(spawn(fn, std::forward<A>(args)...));
-  const detail::actor_factory* f = detail::find_actor_factory(reinterpret_cast<const void*>(fn));
+  const detail::actor_factory* f = detail::find_actor_factory(detail::erase_function(fn));
   if (!f) throw spawn_error("cannot start an actor on another node: its function is not registered with TROUPE_ACTOR");
   detail::sys::spawn req;
   req.actor_name = f->name;
@@ -131,7 +131,7 @@ actor_ref remote_spawn_awaiter<R>::await_resume() {
 
 template <class... P, class... A>
 spawn_process_awaiter actor::spawn_process(process_options opts, task<void> (*main)(actor&, P...), A&&... args) {
-  const detail::actor_factory* f = detail::find_actor_factory(reinterpret_cast<const void*>(main));
+  const detail::actor_factory* f = detail::find_actor_factory(detail::erase_function(main));
   if (!f) throw spawn_error("the main actor of a process must be registered with TROUPE_ACTOR");
   if (!node_->processes_) throw spawn_error("this node cannot start processes (run the program with troupe::run)");
   detail::byte_buffer b;
@@ -141,11 +141,11 @@ spawn_process_awaiter actor::spawn_process(process_options opts, task<void> (*ma
 }
 
 template <class... P>
-actor_ref detail::start_registered(node& n, const spawn_options& opts, const void* fn, std::span<const std::byte> bytes) {
-  using F = task<void> (*)(actor&, P...);
+actor_ref detail::start_registered(node& n, const spawn_options& opts, erased_function fn, std::span<const std::byte> bytes) {
+  using F = task<void>(actor&, P...);
   std::tuple<std::decay_t<P>...> args;
   load_args(bytes, args);
-  return std::apply([&](auto&... a) { return n.spawn(opts, reinterpret_cast<F>(fn), std::move(a)...); }, args);
+  return std::apply([&](auto&... a) { return n.spawn(opts, restore_function<F>(fn), std::move(a)...); }, args);
 }
 
 class process::join_awaiter {
