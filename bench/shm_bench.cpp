@@ -100,7 +100,7 @@ template <class M, class Sender>
 double rate(Sender sender, std::uint64_t n) {
   double per_s = 0;
   program([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({});
+    process p = co_await self.spawn_process();
     co_await self.spawn(p, sender, self.ref(), n);
     co_await self.receive<M>();
     auto t0 = clk::now();
@@ -120,7 +120,7 @@ double shm_rtt_ns() {
   constexpr int rounds = 200'000;
   last_rtts.clear();
   program([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({});
+    process p = co_await self.spawn_process();
     actor_ref e = co_await self.spawn(p, shm_echo);
     for (int i = 0; i < rounds + 1000; ++i) {
       auto t0 = clk::now();
@@ -167,7 +167,7 @@ double slow_consumer_peak() {
   constexpr std::uint64_t n = 2'000'000;
   double peak = -1;
   program([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({});
+    process p = co_await self.spawn_process();
     actor_ref c = co_await self.spawn(p, slow_msg64_consumer, self.ref(), n);
     shm_msg64 m;
     for (std::uint64_t i = 0; i < n; ++i) {
@@ -187,7 +187,7 @@ double process_spawn_ms() {
   double ms = 0;
   program([&](actor& self) -> task<void> {
     auto t0 = clk::now();
-    process p = co_await self.spawn_process({});
+    process p = co_await self.spawn_process();
     actor_ref e = co_await self.spawn(p, shm_echo);
     self.send(e, shm_ping{1});
     co_await self.receive<shm_ping>();

@@ -68,7 +68,8 @@ double tcp_msgs_per_s() {
   constexpr std::uint64_t n = 2'000'000;
   double rate = 0;
   tcp_program([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({.env = tcp_only});
+    process_options opts{.env = tcp_only};
+    process p = co_await self.spawn_process(std::move(opts));
     co_await self.spawn(p, tcp_sender, self.ref(), n);
     co_await self.receive<tcp_msg64>();
     auto t0 = clk::now();
@@ -82,7 +83,8 @@ double tcp_rtt_ns() {
   constexpr int rounds = 20'000;
   std::vector<std::int64_t> rtt;
   tcp_program([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({.env = tcp_only});
+    process_options opts{.env = tcp_only};
+    process p = co_await self.spawn_process(std::move(opts));
     actor_ref e = co_await self.spawn(p, tcp_echo_actor);
     tcp_msg64 m;
     for (int i = 0; i < rounds + 500; ++i) {

@@ -190,7 +190,8 @@ task<void> pool_coordinator(actor& self, const pool_options& opts, const std::ve
     ++starting;
     try {
       // Daemonic, as Python's pool workers: they never outlive the program.
-      process p = co_await self.spawn_process({.name = "pool-worker", .daemon = true}, pool_worker, self.ref(),
+      process_options worker_opts{.name = "pool-worker", .daemon = true};  // (named: g++ 12, docs/guide.md)
+      process p = co_await self.spawn_process(std::move(worker_opts), pool_worker, self.ref(),
                                               static_cast<std::uint64_t>(opts.maxtasksperchild));
       procs[p.node().id] = p;
       // A process can end before its worker says hello (it never got going):

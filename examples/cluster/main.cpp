@@ -108,7 +108,8 @@ troupe::task<int> head(troupe::actor& self, std::size_t workers, std::string dir
   }
   int errors = 0;
   std::vector<std::string> files = regular_files(dir, errors);
-  troupe::pool p = co_await troupe::pool::start(self, {.processes = 0, .batch = 4, .nodes = nodes});
+  troupe::pool_options opts{.processes = 0, .batch = 4, .nodes = nodes};  // (a variable: g++ 12, docs/guide.md)
+  troupe::pool p = co_await troupe::pool::start(self, std::move(opts));
   
   std::vector<std::string> digests(files.size());
   std::vector<bool> ok(files.size(), false);

@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
     t0 = clk::now();
     std::uint64_t c = 0;
     for (int i = 0; i < 2; ++i) {
-      troupe::process p = co_await self.spawn_process({});
+      troupe::process p = co_await self.spawn_process();
       co_await self.spawn(p, counter, self.ref(), n);
     }
     for (int i = 0; i < 2; ++i) c += (co_await self.receive<counted>())->steps;

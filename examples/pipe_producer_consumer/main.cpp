@@ -50,8 +50,11 @@ int main(int argc, char** argv) {
   }
   return troupe::run(argc, argv, [&](troupe::actor& self) -> troupe::task<void> {
     auto [reader, writer] = troupe::make_pipe<std::uint64_t>(self, false);
-    troupe::process c = co_await self.spawn_process({.name = "consumer"}, consumer, reader, self.ref());
-    troupe::process p = co_await self.spawn_process({.name = "producer"}, producer, writer, items);
+    // Options in variables, not braced inside co_await: g++ 12 miscompiles
+    // that (docs/guide.md, "Compiler pitfalls").
+    const troupe::process_options consumer_opts{.name = "consumer"}, producer_opts{.name = "producer"};
+    troupe::process c = co_await self.spawn_process(consumer_opts, consumer, reader, self.ref());
+    troupe::process p = co_await self.spawn_process(producer_opts, producer, writer, items);
     auto report = co_await self.receive<std::string>();
     std::printf("consumer: %s (expected %llu items, sum %llu)\n", report->c_str(),
                 static_cast<unsigned long long>(items), static_cast<unsigned long long>(items * (items + 1) / 2));

@@ -54,10 +54,13 @@ int main(int argc, char** argv) {
   }
   return troupe::run(argc, argv, [&](troupe::actor& self) -> troupe::task<void> {
     auto q = troupe::make_joinable_queue<std::uint64_t>(self, 1000);
-    for (std::size_t i = 0; i < consumers; ++i) co_await self.spawn_process({.name = "consumer"}, consumer, q, self.ref());
+    // Options in variables, not braced inside co_await: g++ 12 miscompiles
+    // that (docs/guide.md, "Compiler pitfalls").
+    const troupe::process_options consumer_opts{.name = "consumer"}, producer_opts{.name = "producer"};
+    for (std::size_t i = 0; i < consumers; ++i) co_await self.spawn_process(consumer_opts, consumer, q, self.ref());
     std::vector<troupe::process> started;
     for (std::size_t i = 0; i < producers; ++i)
-      started.push_back(co_await self.spawn_process({.name = "producer"}, producer, q, i * items, items));
+      started.push_back(co_await self.spawn_process(producer_opts, producer, q, i * items, items));
     for (auto& p : started) co_await p.join(self);  // every item is in the queue (or taken)
     co_await q.join(self);                          // and every one was processed
     std::printf("all %llu items processed\n", static_cast<unsigned long long>(producers * items));

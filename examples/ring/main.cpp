@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
   if (actors < 1 || processes < 1) return usage(stderr), 2;
   return troupe::run(argc, argv, [&](troupe::actor& self) -> troupe::task<int> {
     std::vector<troupe::process> procs;
-    for (std::size_t i = 0; i < processes; ++i) procs.push_back(co_await self.spawn_process({}));
+    for (std::size_t i = 0; i < processes; ++i) procs.push_back(co_await self.spawn_process());
     std::vector<troupe::actor_ref> ring;
     for (std::size_t i = 0; i < actors; ++i) ring.push_back(co_await self.spawn(procs[i % processes], member, self.ref()));
     for (std::size_t i = 0; i < actors; ++i) self.send(ring[i], next_member{ring[(i + 1) % actors]});

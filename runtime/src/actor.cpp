@@ -14,6 +14,8 @@ std::optional<actor_ref> actor::whereis(std::string_view name) const { return no
 
 void actor::kill(actor_ref target) { node_->kill(target); }
 
+spawn_process_awaiter actor::spawn_process() { return spawn_process(process_options{}); }
+
 spawn_process_awaiter actor::spawn_process(process_options opts) {
   if (!node_->processes_) throw spawn_error("this node cannot start processes (run the program with troupe::run)");
   duration timeout = opts.start_timeout;

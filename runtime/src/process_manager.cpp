@@ -191,6 +191,7 @@ std::shared_ptr<process_state> process_manager::spawn(const process_options& opt
   c->state = s;
   c->pidfd = std::make_unique<asio::posix::stream_descriptor>(node_.io_context(), fd);
   children_[s->node] = c;
+  if (auto* r = node_.router()) r->expect(s->node);
   std::weak_ptr<child> weak = c;
   c->pidfd->async_wait(asio::posix::descriptor_base::wait_read, [this, weak](std::error_code ec) {
     auto c = weak.lock();

@@ -83,6 +83,11 @@ void router::connect(node_id id) {
   if (p.links.empty() && !p.connecting) try_connect(p);
 }
 
+void router::expect(node_id id) {
+  peer& p = peer_for(id);
+  if (p.links.empty()) p.connecting = true;
+}
+
 bool router::connected(node_id id) const {
   auto it = peers_.find(id);
   return it != peers_.end() && !it->second->links.empty();

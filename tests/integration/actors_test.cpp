@@ -109,7 +109,7 @@ TEST_F(process_test, pipe_round_trip_and_eof_when_the_other_end_closes) {
   bool eof = false;
   run([&](actor& self) -> task<void> {
     auto [mine, theirs] = make_pipe<std::string>(self);
-    process p = co_await self.spawn_process({});
+    process p = co_await self.spawn_process();
     co_await self.spawn(p, pipe_echo, theirs);
     for (std::string s : {"a", "b", "c"}) {
       mine.send(self, s);
@@ -134,7 +134,7 @@ TEST_F(process_test, pipe_reader_gets_everything_then_eof_when_the_writer_dies) 
     auto [reader, writer] = make_pipe<int>(self, false);
     EXPECT_TRUE(reader.readable());
     EXPECT_FALSE(reader.writable());
-    process p = co_await self.spawn_process({});
+    process p = co_await self.spawn_process();
     co_await self.spawn(p, pipe_writer, writer, 100, false);
     while (received < 100) {
       int x = co_await reader.recv(self);
@@ -158,7 +158,7 @@ TEST_F(process_test, queue_with_four_producers_and_four_consumers_delivers_each_
   run([&](actor& self) -> task<void> {
     auto q = make_queue<std::uint64_t>(self, 64);
     std::vector<process> procs;
-    for (int i = 0; i < 4; ++i) procs.push_back(co_await self.spawn_process({}));
+    for (int i = 0; i < 4; ++i) procs.push_back(co_await self.spawn_process());
     for (int i = 0; i < 4; ++i) {
       co_await self.spawn(procs[i], queue_producer, q, i * per_producer, per_producer, self.ref());
       co_await self.spawn(procs[(i + 1) % 4], queue_consumer, q, self.ref());
@@ -184,7 +184,7 @@ TEST_F(process_test, joinable_queue_join_returns_only_after_every_task_done) {
   run([&](actor& self) -> task<void> {
     auto q = make_joinable_queue<int>(self);
     for (int i = 0; i < 2; ++i) {
-      process p = co_await self.spawn_process({});
+      process p = co_await self.spawn_process();
       co_await self.spawn(p, slow_worker, q, self.ref());
     }
     for (int i = 0; i < 40; ++i) co_await q.put(self, i);
@@ -312,7 +312,7 @@ TEST_F(process_test, supervisor_restarts_a_failing_child_in_another_process) {
   int starts = 0;
   std::optional<down> sup_down;
   run([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({});
+    process p = co_await self.spawn_process();
     actor_ref me = self.ref();
     std::vector<child_spec> children;
     children.push_back(
@@ -400,7 +400,7 @@ TEST_F(process_test, an_item_is_not_handed_to_a_getter_that_died) {
   std::optional<int> got;
   run([&](actor& self) -> task<void> {
     auto q = make_queue<int>(self);
-    process p = co_await self.spawn_process({});
+    process p = co_await self.spawn_process();
     co_await self.spawn(p, blocked_getter, q, self.ref());
     co_await self.receive<done>();
     co_await self.sleep_for(20ms);  // its get is waiting in the queue
@@ -439,7 +439,7 @@ TEST_F(process_test, a_throttled_pipe_writer_is_paced_by_a_slow_reader) {
   std::int64_t max_lead = 0;
   run([&](actor& self) -> task<void> {
     auto [reader, writer] = make_pipe<std::string>(self, false);
-    process p = co_await self.spawn_process({}, fast_pipe_writer, writer, count, self.ref());
+    process p = co_await self.spawn_process(fast_pipe_writer, writer, count, self.ref());
     // A report of n sent reaches us after those n items reached the
     // buffer (one link, in order). We have read at least as much by then as
     // when the writer sent it, so the lead seen (n - received) never

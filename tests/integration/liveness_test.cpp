@@ -170,7 +170,8 @@ TEST_F(process_test, a_pool_worker_on_a_tcp_node_computes_for_a_long_time_and_an
     env_list e;
     process p = co_await self.spawn_process(tcp_child(e));
     std::vector<node_ref> nodes{p.node()};
-    pool workers = co_await pool::start(self, {.processes = 0, .retries = 0, .nodes = nodes});
+    pool_options workers_opts{.processes = 0, .retries = 0, .nodes = nodes};
+    pool workers = co_await pool::start(self, std::move(workers_opts));
     auto a = workers.apply_async(self, compute_then_square, 3L);
     auto b = workers.apply_async(self, compute_then_square, 4L);
     got.push_back(co_await a.get(self));
@@ -190,7 +191,8 @@ TEST_F(process_test, a_pool_that_loses_its_last_worker_fails_its_tasks_at_once) 
     env_list e;
     process p = co_await self.spawn_process(tcp_child(e));
     std::vector<node_ref> nodes{p.node()};
-    pool workers = co_await pool::start(self, {.processes = 0, .retries = 0, .nodes = nodes});
+    pool_options workers_opts{.processes = 0, .retries = 0, .nodes = nodes};
+    pool workers = co_await pool::start(self, std::move(workers_opts));
     auto a = workers.apply_async(self, sleep_long, 1L);
     auto b = workers.apply_async(self, sleep_long, 2L);
     co_await self.sleep_for(200ms);  // a is running there

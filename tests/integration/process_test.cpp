@@ -52,7 +52,8 @@ TROUPE_ACTOR(relay_to);
 
 // Starts a daemonic child and reports its pid, then waits to be killed.
 task<void> daemon_parent(actor& self, actor_ref report) {
-  process d = co_await self.spawn_process({.name = "daemon", .daemon = true});
+  process_options o{.name = "daemon", .daemon = true};
+  process d = co_await self.spawn_process(std::move(o));
   self.send(report, note{std::to_string(d.pid())});
   co_await self.sleep_for(60s);
 }
@@ -60,11 +61,30 @@ TROUPE_ACTOR(daemon_parent);
 
 }  // namespace
 
+// A process with a main actor is returned before it has joined (as
+// Python's start() returns): what is sent to its node meanwhile waits for
+// its link rather than fail as unreachable.
+TEST_F(process_test, an_actor_started_on_a_process_that_has_not_joined_yet_answers) {
+  std::string reply;
+  int code = run([&](actor& self) -> task<void> {
+    process_options o{.name = "late-joiner", .daemon = true};
+    process p = co_await self.spawn_process(std::move(o), sleeper, 60);
+    actor_ref e = co_await self.spawn(p.node(), echo);
+    note q{"early"};
+    auto r = co_await self.request<note>(e, std::move(q), 10s);
+    reply = r->text;
+    p.kill();
+  });
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(reply, "echo: early");
+}
+
 TEST_F(process_test, a_child_process_runs_a_remote_actor_and_answers_requests) {
   std::string reply;
   pid_t child_pid = 0;
   int code = run([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({.name = "echo-host"});
+    process_options p_opts{.name = "echo-host"};
+    process p = co_await self.spawn_process(std::move(p_opts));
     EXPECT_TRUE(p.is_alive());
     EXPECT_EQ(p.name(), "echo-host");
     EXPECT_NE(p.pid(), ::getpid());
@@ -84,11 +104,11 @@ TEST_F(process_test, a_child_process_runs_a_remote_actor_and_answers_requests) {
 TEST_F(process_test, exit_codes_follow_python) {
   std::vector<std::optional<int>> codes;
   run([&](actor& self) -> task<void> {
-    process ok = co_await self.spawn_process({}, quick_main);
-    process bad = co_await self.spawn_process({}, failing_main);
-    process seven = co_await self.spawn_process({}, exiting_main, 7);
-    process killed = co_await self.spawn_process({}, sleeper, 60);
-    process terminated = co_await self.spawn_process({});
+    process ok = co_await self.spawn_process(quick_main);
+    process bad = co_await self.spawn_process(failing_main);
+    process seven = co_await self.spawn_process(exiting_main, 7);
+    process killed = co_await self.spawn_process(sleeper, 60);
+    process terminated = co_await self.spawn_process();
     killed.kill();
     terminated.terminate();
     for (process* p : {&ok, &bad, &seven, &killed, &terminated}) {
@@ -109,7 +129,7 @@ TEST_F(process_test, join_times_out_while_the_process_runs) {
   bool first = true, second = false;
   std::optional<int> code;
   run([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({}, sleeper, 60);
+    process p = co_await self.spawn_process(sleeper, 60);
     first = co_await p.join(self, 50ms);
     EXPECT_FALSE(p.exitcode().has_value());
     p.terminate();  // graceful: the sleeping actor sees actor_shutdown
@@ -125,14 +145,15 @@ TEST_F(process_test, killing_a_child_gives_down_with_the_signal_and_the_parent_g
   std::optional<down> d;
   std::string after;
   run([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({.name = "victim"});
+    process_options p_opts{.name = "victim"};
+    process p = co_await self.spawn_process(std::move(p_opts));
     actor_ref e = co_await self.spawn(p, echo);
     self.monitor(e);
     p.kill();
     auto m = co_await self.receive<down>(20s);
     if (m) d = **m;
     // The node goes on: a new process works.
-    process q = co_await self.spawn_process({});
+    process q = co_await self.spawn_process();
     actor_ref e2 = co_await self.spawn(q, echo);
     note n{"still here"};
     auto r = co_await self.request<note>(e2, std::move(n), 10s);
@@ -148,7 +169,7 @@ TEST_F(process_test, killing_a_child_gives_down_with_the_signal_and_the_parent_g
 TEST_F(process_test, a_request_to_an_actor_in_a_killed_process_fails_instead_of_hanging) {
   std::optional<request_errc> code;
   run([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({});
+    process p = co_await self.spawn_process();
     actor_ref s = co_await self.spawn(p, sleeper, 60);  // never answers
     self.spawn([p](actor& killer) -> task<void> {
       co_await killer.sleep_for(20ms);
@@ -167,7 +188,8 @@ TEST_F(process_test, a_request_to_an_actor_in_a_killed_process_fails_instead_of_
 TEST_F(process_test, daemonic_children_die_with_a_parent_killed_by_sigkill) {
   pid_t daemon_pid = 0;
   run([&](actor& self) -> task<void> {
-    process parent = co_await self.spawn_process({.name = "middle"}, daemon_parent, self.ref());
+    process_options parent_opts{.name = "middle"};
+    process parent = co_await self.spawn_process(std::move(parent_opts), daemon_parent, self.ref());
     auto m = co_await self.receive<note>(20s);
     if (!m) co_return;
     daemon_pid = static_cast<pid_t>(std::stol((*m)->text));
@@ -181,7 +203,7 @@ TEST_F(process_test, daemonic_children_die_with_a_parent_killed_by_sigkill) {
 TEST_F(process_test, the_program_waits_for_a_non_daemonic_main_to_finish) {
   pid_t pid = 0;
   int code = run([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({}, sleeper, 1);
+    process p = co_await self.spawn_process(sleeper, 1);
     pid = p.pid();
   });  // returns only after the child's main ended
   EXPECT_EQ(code, 0);
@@ -195,7 +217,7 @@ TEST_F(process_test, names_registered_in_a_child_are_found_from_the_parent) {
   bool gone_after_exit = false;
   run([&](actor& self) -> task<void> {
     EXPECT_FALSE(co_await self.lookup("the-echo", 2s));
-    process p = co_await self.spawn_process({});
+    process p = co_await self.spawn_process();
     started = co_await self.spawn(p, named_echo, std::string("the-echo"));
     for (int i = 0; i < 2000 && !found; ++i) {
       found = co_await self.lookup("the-echo", 2s);
@@ -218,8 +240,10 @@ TEST_F(process_test, names_registered_in_a_child_are_found_from_the_parent) {
 TEST_F(process_test, grandchildren_reach_the_root_and_each_other) {
   std::string reply;
   run([&](actor& self) -> task<void> {
-    process a = co_await self.spawn_process({.name = "a"});
-    process b = co_await self.spawn_process({.name = "b"});
+    process_options a_opts{.name = "a"};
+    process a = co_await self.spawn_process(std::move(a_opts));
+    process_options b_opts{.name = "b"};
+    process b = co_await self.spawn_process(std::move(b_opts));
     actor_ref eb = co_await self.spawn(b, echo);
     // a relay in process a talks to the echo in process b: a sibling link
     actor_ref relay = co_await self.spawn(a, relay_to, eb);

@@ -248,17 +248,19 @@ TEST_F(process_test, py_pool_with_zero_processes_and_nodes_runs_its_tasks_on_tho
   std::set<int> ran_in;
   std::size_t workers = 0, workers_not_given = 0;
   run([&](actor& self) -> task<void> {
-    process host = co_await self.spawn_process({});
+    process host = co_await self.spawn_process();
     host_pid = static_cast<int>(host.pid());
     std::vector<node_ref> nodes{host.node()};
-    pool p = co_await pool::start(self, {.processes = 0, .nodes = nodes});
+    pool_options p_opts{.processes = 0, .nodes = nodes};
+    pool p = co_await pool::start(self, std::move(p_opts));
     workers = p.processes();
     std::vector<int> xs(20, 0);
     std::vector<int> pids = co_await p.map(self, py_pid, xs, 1);
     ran_in.insert(pids.begin(), pids.end());
     p.close(self);
     co_await p.join(self);
-    pool q = co_await pool::start(self, {.nodes = nodes});  // not given, with nodes: none local
+    pool_options q_opts{.nodes = nodes};
+    pool q = co_await pool::start(self, std::move(q_opts));  // not given, with nodes: none local
     workers_not_given = q.processes();
     q.close(self);
     co_await q.join(self);
@@ -603,7 +605,7 @@ TEST_F(process_test, py_a_bounded_queue_put_waits_while_full_until_another_proce
     } catch (const queue_full&) {
       full_nowait = true;
     }
-    process child = co_await self.spawn_process({});
+    process child = co_await self.spawn_process();
     actor_ref taker = co_await self.spawn(child, py_queue_take_on_cue, q, self.ref());
     // A put that waits, in an actor of its own.
     self.spawn(
@@ -650,7 +652,7 @@ TEST_F(process_test, py_a_get_in_another_process_times_out_when_empty_and_qsize_
   std::size_t size = 0, size_after_gets = 1;
   run([&](actor& self) -> task<void> {
     auto q = make_queue<int>(self);
-    process child = co_await self.spawn_process({});
+    process child = co_await self.spawn_process();
     std::int64_t briefly = 20, long_enough = 60000;
     co_await self.spawn(child, py_queue_get_within, q, briefly, self.ref());
     auto r1 = co_await self.receive<note>(60s);
@@ -688,7 +690,7 @@ TEST_F(process_test, py_joinable_queue_join_waits_for_every_task_done_across_pro
     q.task_done(self);  // nothing to mark: ignored
     co_await q.put(self, 10);
     co_await q.put(self, 11);
-    process child = co_await self.spawn_process({});
+    process child = co_await self.spawn_process();
     actor_ref worker = co_await self.spawn(child, py_jq_take_and_done, q, self.ref());
     self.spawn(
         [](actor& a, joinable_queue<int> q, actor_ref me) -> task<void> {
@@ -757,7 +759,7 @@ TEST_F(process_test, py_one_way_pipe_ends_refuse_the_wrong_direction_in_any_proc
     }
     here["send"] = e ? pipe_error_kind(std::exchange(e, nullptr)) : "none";
     // The same ends, misused in another process, then written the right way.
-    process child = co_await self.spawn_process({});
+    process child = co_await self.spawn_process();
     co_await self.spawn(child, py_pipe_misuse, reader, writer, self.ref());
     auto n = co_await self.receive<note>(60s);
     if (n) there = (*n)->text;
@@ -797,7 +799,7 @@ TEST_F(process_test, py_pipe_messages_keep_their_boundaries_and_a_16_mib_message
   bool eof = false;
   run([&](actor& self) -> task<void> {
     auto [mine, theirs] = make_pipe<std::string>(self);
-    process child = co_await self.spawn_process({});
+    process child = co_await self.spawn_process();
     co_await self.spawn(child, py_pipe_echo, theirs);
     for (const auto& s : sent) mine.send(self, s);  // all at once, before any is read
     for (std::size_t i = 0; i < sent.size(); ++i) got.push_back(co_await mine.recv(self));
@@ -827,7 +829,7 @@ TEST_F(process_test, py_pipe_poll_waits_and_sees_an_item_or_the_end_once_sent) {
   std::string item;
   run([&](actor& self) -> task<void> {
     auto [reader, writer] = make_pipe<std::string>(self, false);
-    process child = co_await self.spawn_process({});
+    process child = co_await self.spawn_process();
     actor_ref w = co_await self.spawn(child, py_pipe_writer_on_cue, writer);
     at_once = co_await reader.poll(self);
     after_wait = co_await reader.poll(self, 50ms);  // nothing was sent

@@ -32,7 +32,7 @@ TROUPE_ACTOR(remote_doubler);
 TEST_F(process_test, a_thousand_outstanding_remote_requests_awaited_in_reverse_order) {
   std::vector<std::uint64_t> got;
   run([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({});
+    process p = co_await self.spawn_process();
     actor_ref d = co_await self.spawn(p, remote_doubler);
     std::vector<request_awaiter<twice>> pending;
     for (std::uint64_t i = 1; i <= 1000; ++i) pending.push_back(self.request<twice>(d, seq{0, i}, 20s));
@@ -50,7 +50,7 @@ TEST_F(process_test, outstanding_requests_to_three_processes_awaited_in_turn) {
     std::vector<process> procs;
     std::vector<actor_ref> targets;
     for (int i = 0; i < 3; ++i) {
-      procs.push_back(co_await self.spawn_process({}));
+      procs.push_back(co_await self.spawn_process());
       targets.push_back(co_await self.spawn(procs.back(), remote_doubler));
     }
     auto a = self.request<twice>(targets[0], seq{0, 1}, 20s);

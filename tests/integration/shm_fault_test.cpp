@@ -41,7 +41,7 @@ TEST_F(process_test, a_writer_killed_mid_frame_never_yields_a_torn_message) {
   int rounds_with_down = 0, corrupt = 0, received = 0;
   run([&](actor& self) -> task<void> {
     for (int round = 0; round < 5; ++round) {
-      process p = co_await self.spawn_process({});
+      process p = co_await self.spawn_process();
       actor_ref w = co_await self.spawn(p, blob_stream, self.ref(), std::uint32_t{3u << 20});
       self.monitor(w);
       int want = 1 + static_cast<int>(rng() % 3);
@@ -83,7 +83,7 @@ TEST_F(process_test, a_reader_killed_while_the_writer_waits_for_room_frees_the_w
   bool waiting = false, stalled = false, finished = false;
   std::optional<down> d;
   run([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({});
+    process p = co_await self.spawn_process();
     actor_ref sink = co_await self.spawn(p, deaf);
     self.monitor(sink);
     // The writer fills what the reader's side holds and waits; another

@@ -71,7 +71,7 @@ TROUPE_ACTOR(flooder);
 TEST_F(process_test, messages_from_one_sender_arrive_in_order_across_processes) {
   std::uint64_t received = 0, out_of_order = 0;
   run([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({});
+    process p = co_await self.spawn_process();
     co_await self.spawn(p, numbered_sender, self.ref(), std::uint32_t{1}, std::uint64_t{200000});
     std::uint64_t expect = 0;
     for (;;) {
@@ -91,7 +91,7 @@ TEST_F(process_test, a_burst_sent_before_the_link_is_up_arrives_whole_and_in_ord
   // other way while the sender's queue drains.
   std::uint64_t received = 0, out_of_order = 0;
   run([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({}, burst_sender, self.ref(), std::uint64_t{150000});
+    process p = co_await self.spawn_process(burst_sender, self.ref(), std::uint64_t{150000});
     auto who = co_await self.receive<actor_ref>();
     self.monitor(*who);
     std::uint64_t expect = 0;
@@ -114,7 +114,7 @@ TEST_F(process_test, many_senders_in_four_processes_lose_and_duplicate_nothing) 
   std::uint64_t bad = 0, total = 0;
   run([&](actor& self) -> task<void> {
     std::vector<process> procs;
-    for (int i = 0; i < 4; ++i) procs.push_back(co_await self.spawn_process({}));
+    for (int i = 0; i < 4; ++i) procs.push_back(co_await self.spawn_process());
     std::uint32_t id = 0;
     for (auto& p : procs)
       for (int k = 0; k < 2; ++k) co_await self.spawn(p, numbered_sender, self.ref(), id++, per_sender);
@@ -141,7 +141,7 @@ TEST_F(process_test, a_64_mib_message_crosses_the_ring_both_ways) {
   std::uint64_t sent_sum = 0, got_sum = 0, reported = 0;
   std::size_t got_size = 0;
   run([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({});
+    process p = co_await self.spawn_process();
     actor_ref e = co_await self.spawn(p, blob_echo);
     blob b;
     b.bytes.resize(64u << 20);
@@ -162,7 +162,7 @@ TEST_F(process_test, a_slow_consumer_keeps_the_producers_memory_bounded) {
   long growth_kib = -1;
   std::uint64_t consumed = 0;
   run([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({});
+    process p = co_await self.spawn_process();
     co_await self.spawn(p, flooder, self.ref(), count);
     for (;;) {
       message m = co_await self.receive<blob, note>();
@@ -198,7 +198,7 @@ TEST_F(process_test, two_throttled_senders_to_one_slow_process_both_finish) {
   int finished = 0;
   bool sink_done = false;
   run([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({});
+    process p = co_await self.spawn_process();
     constexpr std::uint64_t per_sender = 3000;
     actor_ref sink = co_await self.spawn(p, slow_sink, self.ref(), 2 * per_sender);
     for (int s = 0; s < 2; ++s)
@@ -223,7 +223,7 @@ TEST_F(process_test, a_request_to_a_gone_node_fails_and_the_program_goes_on) {
   std::optional<request_errc> code;
   bool after = false;
   int exit_code = run([&](actor& self) -> task<void> {
-    process p = co_await self.spawn_process({});
+    process p = co_await self.spawn_process();
     actor_ref e = co_await self.spawn(p, slow_sink, self.ref(), std::uint64_t{1});
     p.kill();
     co_await p.join(self);

@@ -405,7 +405,7 @@ TROUPE_ACTOR(root_looker);
 task<void> grandparent(actor& self, int count) {
   int ok = 0;
   for (int i = 0; i < count; ++i) {
-    process p = co_await self.spawn_process({}, root_looker);
+    process p = co_await self.spawn_process(root_looker);
     co_await p.join(self);
     if (p.exitcode() == 0) ++ok;
   }

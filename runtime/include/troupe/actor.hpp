@@ -66,11 +66,13 @@ struct receive_result<T> {
 
 }  // namespace detail
 
-/// Awaitable returned by actor::throttle: suspends only while a receiver
-/// this actor sent to is over its capacity (backpressure).
-class [[nodiscard]] throttle_awaiter {
+/// Awaitable returned by actor::send and actor::throttle: suspends only
+/// while a receiver this actor sent to is over its bound (backpressure).
+/// Not awaiting it (a plain `self.send(to, m);`) is fine: it does nothing
+/// on its own.
+class send_awaiter {
  public:
-  explicit throttle_awaiter(actor& self) noexcept : self_(self) {}
+  explicit send_awaiter(actor& self) noexcept : self_(self) {}
   bool await_ready() const noexcept;
   bool await_suspend(std::coroutine_handle<> h) noexcept;
   void await_resume();
@@ -217,19 +219,20 @@ class actor : public detail::pooled {
 
   // --- sending -----------------------------------------------------------
 
-  /// Sends `msg` to `to`; never suspends. A local receiver gets the object
-  /// itself (moved, never serialized); one in another process gets it
-  /// serialized, through the transport that reaches it.
+  /// Sends `msg` to `to`. A local receiver gets the object itself (moved,
+  /// never serialized); one in another process gets it serialized, through
+  /// the transport that reaches it.
   ///
-  /// Backpressure: when the receiver's mailbox (or the link to its process)
-  /// is over its bound, the next `co_await self.throttle()` suspends until
-  /// it drains. A loop that sends much should throttle after each send.
+  /// `self.send(to, msg);` never suspends. `co_await self.send(to, msg);`
+  /// also waits, when this send left the receiver's mailbox (or its window,
+  /// or the link to its process) over its bound, until it has drained; it
+  /// costs nothing otherwise. A loop that sends much should await its sends.
   template <sendable T>
-  void send(actor_ref to, T&& msg);
+  send_awaiter send(actor_ref to, T&& msg);
 
-  /// Suspends while a receiver this actor sent to is over its bound; costs
-  /// nothing otherwise.
-  throttle_awaiter throttle() noexcept { return throttle_awaiter(*this); }
+  /// Suspends while the last receiver found over its bound by a plain send
+  /// is still over it; costs nothing otherwise.
+  [[nodiscard]] send_awaiter throttle() noexcept { return send_awaiter(*this); }
 
   /// Answers a request (see request()); for a plain message, sends to its
   /// sender.
@@ -285,12 +288,19 @@ class actor : public detail::pooled {
 
   /// Starts a new OS process running this program as a worker node of
   /// this cluster; completes once it has joined.
-  spawn_process_awaiter spawn_process(process_options opts = {});
+  spawn_process_awaiter spawn_process(process_options opts);
+  spawn_process_awaiter spawn_process();
   /// Same, with `main(self, args...)` (registered with TROUPE_ACTOR) as its
   /// main actor: the process ends when main returns (exit code 0), throws
-  /// (exit code 1) or throws process_exit{code}.
+  /// (exit code 1) or throws process_exit{code}. It is returned as soon as
+  /// it runs (as Python's start() returns); what is sent to it meanwhile
+  /// waits for it to join.
   template <class... P, class... A>
   spawn_process_awaiter spawn_process(process_options opts, task<void> (*main)(actor&, P...), A&&... args);
+  template <class... P, class... A>
+  spawn_process_awaiter spawn_process(task<void> (*main)(actor&, P...), A&&... args) {
+    return spawn_process(process_options{}, main, std::forward<A>(args)...);
+  }
 
   /// Looks a name up on this node, then in the whole cluster.
   lookup_awaiter lookup(std::string name, duration timeout = std::chrono::seconds(5));
@@ -346,7 +356,7 @@ class actor : public detail::pooled {
   friend class troupe::node;
   friend class detail::router;
   friend class deterministic_node;
-  friend class throttle_awaiter;
+  friend class send_awaiter;
   friend class sleep_awaiter;
   template <bool, class...>
   friend class receive_awaiter;

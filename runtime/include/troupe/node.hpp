@@ -116,7 +116,7 @@ class node {
 
  private:
   friend class actor;
-  friend class throttle_awaiter;
+  friend class send_awaiter;
   friend class sleep_awaiter;
   template <bool, class...>
   friend class receive_awaiter;

@@ -21,20 +21,20 @@ namespace troupe {
 
 class actor;
 
-// Option structs are views: they own no memory (string_view, span), because
-// g++ 12 copies an aggregate temporary created inside a co_await expression
-// bit for bit and destroys both copies, so `co_await
-// self.spawn_process({.name = "w", ...})` would free an owned buffer twice
-// (and corrupt a short std::string). What they refer to is copied at once.
+// Option structs own what they hold and are meant to be written as
+// designated initializers, `co_await self.spawn_process({.name = "w"})`.
+// (Not so on g++ 12, which destroys such a temporary twice inside a
+// co_await expression: there, name the options first; docs/guide.md,
+// "Compiler pitfalls".)
 struct process_options {
   /// Shown in logs and `down` reasons; "process-<pid>" when empty.
-  std::string_view name;
+  std::string name;
   /// A daemonic process never outlives its parent, even when the parent is
   /// killed with SIGKILL. When the program ends normally, daemonic
   /// children are terminated and the others are waited for (as Python does).
   bool daemon = false;
   /// Extra environment variables for the new process.
-  std::span<const std::pair<std::string, std::string>> env;
+  std::vector<std::pair<std::string, std::string>> env;
   /// How long to wait for the new process to join the cluster.
   std::chrono::steady_clock::duration start_timeout = std::chrono::seconds(30);
 };

@@ -2,14 +2,13 @@
 #pragma once
 
 #include <cstdint>
-#include <string_view>
+#include <string>
 
 namespace troupe {
 
-// A view, owning no memory: see process_options.
 struct spawn_options {
   /// Register the new actor under this name (empty: no name).
-  std::string_view name;
+  std::string name;
   /// Messages its mailbox holds before `co_await throttle()` suspends senders;
   /// 0 takes the node's default.
   std::uint32_t mailbox_capacity = 0;

@@ -83,8 +83,8 @@ struct pool_options {
   /// Tasks sent to a worker in one message.
   std::size_t batch = 256;
   /// Nodes (processes of this cluster, here or remote) that also host one
-  /// worker actor each. (A view, as process_options explains; copied at start.)
-  std::span<const node_ref> nodes;
+  /// worker actor each.
+  std::vector<node_ref> nodes;
 };
 
 namespace detail::pool_protocol {

@@ -63,6 +63,10 @@ class router final : public transport_host {
 
   /// Opens a link to `peer` unless one is up or coming.
   void connect(node_id peer);
+  /// `peer` will open its link to us (a child process that is starting):
+  /// frames to it wait for that link, rather than for a connect that would
+  /// find nobody listening yet.
+  void expect(node_id peer);
   /// Could a message still arrive from outside (a peer, or a transport
   /// that waits for peers)?
   bool may_receive() const noexcept;

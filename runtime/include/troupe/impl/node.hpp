@@ -48,8 +48,9 @@ bool node::post_message(actor_ref from, actor_ref to, T&& msg, std::uint64_t cor
 // --- actor ---------------------------------------------------------------
 
 template <sendable T>
-void actor::send(actor_ref to, T&& msg) {
+send_awaiter actor::send(actor_ref to, T&& msg) {
   if (node_->post_message(ref_, to, std::forward<T>(msg), 0, 0)) throttle_on_ = to;
+  return send_awaiter(*this);
 }
 
 template <sendable T>
@@ -207,11 +208,11 @@ inline std::optional<actor_ref> lookup_awaiter::await_resume() {
 
 // --- awaiters --------------------------------------------------------------
 
-inline bool throttle_awaiter::await_ready() const noexcept {
+inline bool send_awaiter::await_ready() const noexcept {
   return !self_.throttle_on_ && !self_.shutdown_;
 }
 
-inline bool throttle_awaiter::await_suspend(std::coroutine_handle<> h) noexcept {
+inline bool send_awaiter::await_suspend(std::coroutine_handle<> h) noexcept {
   node& n = *self_.node_;
   if (self_.shutdown_) return false;
   actor_ref target = std::exchange(self_.throttle_on_, actor_ref{});
@@ -221,7 +222,7 @@ inline bool throttle_awaiter::await_suspend(std::coroutine_handle<> h) noexcept 
   return true;
 }
 
-inline void throttle_awaiter::await_resume() {
+inline void send_awaiter::await_resume() {
   if (self_.shutdown_) throw actor_shutdown();
 }
 
