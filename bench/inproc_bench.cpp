@@ -38,7 +38,10 @@ using namespace troupe;
 
 double seconds_since(clk::time_point t0) { return std::chrono::duration<double>(clk::now() - t0).count(); }
 
-double inproc_msgs_per_s() {
+// Awaited sends (Throttle: the baseline of plain sends, each followed by
+// co_await throttle(), as before sends could be awaited).
+template <bool Throttle>
+double inproc_rate() {
   constexpr std::uint64_t n = 4'000'000;
   node nd;
   clk::time_point t0;
@@ -50,13 +53,20 @@ double inproc_msgs_per_s() {
     msg64 m;
     for (std::uint64_t i = 0; i < n; ++i) {
       m.seq = i;
-      self.send(rx, m);
-      co_await self.throttle();
+      if constexpr (Throttle) {
+        self.send(rx, m);
+        co_await self.throttle();
+      } else {
+        co_await self.send(rx, m);
+      }
     }
   });
   nd.run();
   return n / seconds_since(t0);
 }
+
+double inproc_msgs_per_s() { return inproc_rate<false>(); }
+double inproc_send_throttle_msgs_per_s() { return inproc_rate<true>(); }
 
 double inproc_rtt_ns() {
   constexpr int rounds = 1'000'000;
@@ -142,6 +152,8 @@ double serialize_roundtrip_ns() {
 }
 
 bench::registrar r1("inproc_msgs_per_s", "64-byte messages/s, one actor to another", inproc_msgs_per_s);
+bench::registrar r1b("inproc_send_throttle_msgs_per_s", "the same with send + co_await throttle() (baseline)",
+                     inproc_send_throttle_msgs_per_s);
 bench::registrar r2("inproc_rtt_ns", "ns per ping-pong round trip", inproc_rtt_ns);
 bench::registrar r3("actor_spawn_per_s", "actors spawned (and ended) per second", actor_spawn_per_s);
 bench::child_registrar c4("idle_actor_bytes", idle_actor_bytes_child);

@@ -55,11 +55,21 @@ task<void> send_msg64(actor& self, actor_ref to, std::uint64_t n) {
   shm_msg64 m;
   for (std::uint64_t i = 0; i < n; ++i) {
     m.seq = i;
+    co_await self.send(to, m);
+  }
+}
+TROUPE_ACTOR(send_msg64);
+
+// The baseline: plain sends, each followed by co_await throttle().
+task<void> send_throttle_msg64(actor& self, actor_ref to, std::uint64_t n) {
+  shm_msg64 m;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    m.seq = i;
     self.send(to, m);
     co_await self.throttle();
   }
 }
-TROUPE_ACTOR(send_msg64);
+TROUPE_ACTOR(send_throttle_msg64);
 
 task<void> send_records(actor& self, actor_ref to, std::uint64_t n) {
   shm_record r{0, std::string(56, 'r')};
@@ -111,6 +121,7 @@ double rate(Sender sender, std::uint64_t n) {
 }
 
 double shm_msgs_per_s() { return rate<shm_msg64>(send_msg64, 10'000'000); }
+double shm_send_throttle_msgs_per_s() { return rate<shm_msg64>(send_throttle_msg64, 10'000'000); }
 double shm_serialized_msgs_per_s() { return rate<shm_record>(send_records, 3'000'000); }
 double shm_gbytes_per_s() { return rate<shm_chunk>(send_chunks, 3000) * (1u << 20) / 1e9; }
 
@@ -197,6 +208,8 @@ double process_spawn_ms() {
 }
 
 bench::registrar r1("shm_msgs_per_s", "64-byte messages/s, one process to another", shm_msgs_per_s);
+bench::registrar r1b("shm_send_throttle_msgs_per_s", "the same with send + co_await throttle() (baseline)",
+                     shm_send_throttle_msgs_per_s);
 bench::registrar r2("shm_serialized_msgs_per_s", "{u64, 56-byte string} messages/s, one process to another",
                     shm_serialized_msgs_per_s);
 bench::registrar r3("shm_rtt_ns", "median ns per ping-pong round trip between two processes", shm_rtt_ns);

@@ -12,7 +12,7 @@
 namespace {
 
 troupe::task<void> producer(troupe::actor& self, troupe::pipe_end<std::uint64_t> out, std::uint64_t items) {
-  for (std::uint64_t i = 1; i <= items; ++i) out.send(self, i);
+  for (std::uint64_t i = 1; i <= items; ++i) co_await out.send(self, i);  // paced by the consumer
   out.close(self);  // the consumer reads the end of the stream after the last item
   co_return;
 }

@@ -66,6 +66,17 @@ struct receive_result<T> {
 
 }  // namespace detail
 
+namespace detail {
+/// A function that can be started by name in another process:
+/// `task<void> f(actor&, P...)`, passed as `f` or `&f`.
+template <class F>
+inline constexpr bool is_actor_function_v = false;
+template <class... P>
+inline constexpr bool is_actor_function_v<task<void> (*)(actor&, P...)> = true;
+template <class F>
+concept is_actor_function = is_actor_function_v<std::decay_t<F>>;
+}  // namespace detail
+
 /// Awaitable returned by actor::send and actor::throttle: suspends only
 /// while a receiver this actor sent to is over its bound (backpressure).
 /// Not awaiting it (a plain `self.send(to, m);`) is fine: it does nothing
@@ -152,6 +163,44 @@ class [[nodiscard]] spawn_process_awaiter {
   void await_suspend(std::coroutine_handle<> h);
   process await_resume();
 
+  // Using the awaiter as if it were the process is a compile-time error
+  // that names the fix.
+#define TROUPE_DETAIL_AWAIT_SPAWN_PROCESS \
+  "troupe: spawn_process(...) must be co_awaited: troupe::process p = co_await self.spawn_process(...);"
+  template <class P>
+    requires std::is_same_v<P, process>
+  operator P() const {
+    static_assert(detail::always_false<P>, TROUPE_DETAIL_AWAIT_SPAWN_PROCESS);
+    return P();
+  }
+  template <class D = void>
+  pid_t pid(D* = nullptr) const {
+    static_assert(detail::always_false<D>, TROUPE_DETAIL_AWAIT_SPAWN_PROCESS);
+    return 0;
+  }
+  template <class D = void>
+  node_ref node(D* = nullptr) const {
+    static_assert(detail::always_false<D>, TROUPE_DETAIL_AWAIT_SPAWN_PROCESS);
+    return node_ref{};
+  }
+  template <class... D>
+  void join(D&&...) const {
+    static_assert(detail::always_false<D...>, TROUPE_DETAIL_AWAIT_SPAWN_PROCESS);
+  }
+  template <class D = void>
+  void terminate(D* = nullptr) const {
+    static_assert(detail::always_false<D>, TROUPE_DETAIL_AWAIT_SPAWN_PROCESS);
+  }
+  template <class D = void>
+  void kill(D* = nullptr) const {
+    static_assert(detail::always_false<D>, TROUPE_DETAIL_AWAIT_SPAWN_PROCESS);
+  }
+  template <class D = void>
+  bool is_alive(D* = nullptr) const {
+    static_assert(detail::always_false<D>, TROUPE_DETAIL_AWAIT_SPAWN_PROCESS);
+    return false;
+  }
+
  private:
   actor& self_;
   std::shared_ptr<detail::process_state> s_;
@@ -229,6 +278,12 @@ class actor : public detail::pooled {
   /// costs nothing otherwise. A loop that sends much should await its sends.
   template <sendable T>
   send_awaiter send(actor_ref to, T&& msg);
+  template <class T>
+    requires(!sendable<T>)
+  send_awaiter send(actor_ref, T&&) {
+    static_assert(detail::always_false<T>, TROUPE_DETAIL_NOT_A_MESSAGE);
+    return send_awaiter(*this);
+  }
 
   /// Suspends while the last receiver found over its bound by a plain send
   /// is still over it; costs nothing otherwise.
@@ -238,6 +293,11 @@ class actor : public detail::pooled {
   /// sender.
   template <sendable T>
   void reply(const message& to_request, T&& msg);
+  template <class T>
+    requires(!sendable<T>)
+  void reply(const message&, T&&) {
+    static_assert(detail::always_false<T>, TROUPE_DETAIL_NOT_A_MESSAGE);
+  }
   template <class Q, sendable T>
   void reply(const received<Q>& to_request, T&& msg) {
     reply(to_request.raw(), std::forward<T>(msg));
@@ -257,12 +317,23 @@ class actor : public detail::pooled {
   receive_awaiter<true, Ts...> receive(duration timeout) noexcept {
     return {*this, timeout};
   }
+  template <class... Ts>
+    requires(!(sendable<Ts> && ...))
+  void receive(...) {
+    static_assert(detail::always_false<Ts...>, TROUPE_DETAIL_NOT_A_MESSAGE " (a type given to receive<...>)");
+  }
 
   /// Sends `msg` and awaits the reply of type R (the target answers with
   /// reply()). Throws request_error on timeout, when the target does not
   /// exist, ends before answering, or cannot be reached.
   template <sendable R, sendable T>
   request_awaiter<R> request(actor_ref to, T&& msg, duration timeout);
+  template <class R, class T>
+    requires(!sendable<R> || !sendable<T>)
+  void request(actor_ref, T&&, duration) {
+    static_assert(sendable<T>, TROUPE_DETAIL_NOT_A_MESSAGE " (the request)");
+    static_assert(sendable<R>, TROUPE_DETAIL_NOT_A_MESSAGE " (the reply type, request<R>)");
+  }
 
   // --- spawning, monitoring, names --------------------------------------
 
@@ -271,8 +342,11 @@ class actor : public detail::pooled {
   /// them by reference.
   template <class F, class... A>
     requires(!std::is_same_v<std::remove_cvref_t<F>, spawn_options> &&
-             !std::is_same_v<std::remove_cvref_t<F>, node_ref> && !std::is_same_v<std::remove_cvref_t<F>, process>)
-  actor_ref spawn(F&& fn, A&&... args);
+             !std::is_same_v<std::remove_cvref_t<F>, node_ref> && !std::is_same_v<std::remove_cvref_t<F>, process> &&
+             !std::is_same_v<std::remove_cvref_t<F>, spawn_process_awaiter>)
+  actor_ref spawn(F&& fn, A&&... args) {
+    return spawn_local(std::forward<F>(fn), std::forward<A>(args)...);
+  }
   template <class F, class... A>
   actor_ref spawn(const spawn_options& opts, F&& fn, A&&... args);
 
@@ -284,6 +358,18 @@ class actor : public detail::pooled {
   template <class... P, class... A>
   remote_spawn_awaiter<actor_ref> spawn(const process& where, task<void> (*fn)(actor&, P...), A&&... args) {
     return spawn(where.node(), fn, std::forward<A>(args)...);
+  }
+  template <class F, class... A>
+  void spawn(const spawn_process_awaiter&, F&&, A&&...) {
+    static_assert(detail::always_false<F>, TROUPE_DETAIL_AWAIT_SPAWN_PROCESS);
+  }
+  template <class W, class F, class... A>
+    requires((std::is_same_v<std::remove_cvref_t<W>, node_ref> || std::is_same_v<std::remove_cvref_t<W>, process>) &&
+             !detail::is_actor_function<F>)
+  void spawn(W&&, F&&, A&&...) {
+    static_assert(detail::always_false<F>,
+                  "troupe: an actor started on another node must be a function registered with TROUPE_ACTOR(f), "
+                  "not a lambda: the other process starts it by its name");
   }
 
   /// Starts a new OS process running this program as a worker node of
@@ -300,6 +386,22 @@ class actor : public detail::pooled {
   template <class... P, class... A>
   spawn_process_awaiter spawn_process(task<void> (*main)(actor&, P...), A&&... args) {
     return spawn_process(process_options{}, main, std::forward<A>(args)...);
+  }
+  template <class F, class... A>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, process_options> && !detail::is_actor_function<F>)
+  spawn_process_awaiter spawn_process(F&&, A&&...) {
+    static_assert(detail::always_false<F>,
+                  "troupe: the main actor of a process must be a function registered with TROUPE_ACTOR(f), "
+                  "not a lambda: the new process starts it by its name");
+    return spawn_process();
+  }
+  template <class F, class... A>
+    requires(!detail::is_actor_function<F>)
+  spawn_process_awaiter spawn_process(process_options, F&&, A&&...) {
+    static_assert(detail::always_false<F>,
+                  "troupe: the main actor of a process must be a function registered with TROUPE_ACTOR(f), "
+                  "not a lambda: the new process starts it by its name");
+    return spawn_process();
   }
 
   /// Looks a name up on this node, then in the whole cluster.
@@ -357,6 +459,8 @@ class actor : public detail::pooled {
   friend class detail::router;
   friend class deterministic_node;
   friend class send_awaiter;
+  template <class F, class... A>
+  actor_ref spawn_local(F&& fn, A&&... args);
   friend class sleep_awaiter;
   template <bool, class...>
   friend class receive_awaiter;

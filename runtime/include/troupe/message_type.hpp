@@ -52,6 +52,17 @@ struct message_traits;
 template <class T>
 concept sendable = requires { message_traits<std::remove_cvref_t<T>>::name; };
 
+namespace detail {
+/// For static_asserts that fire only when a template is used.
+template <class... T>
+inline constexpr bool always_false = false;
+}  // namespace detail
+
+/// The words of the compile-time error for a type that is not a message type.
+#define TROUPE_DETAIL_NOT_A_MESSAGE                                                          \
+  "troupe: this type is not a message type; declare it at global scope with TROUPE_MESSAGE(T) " \
+  "(see docs/guide.md, \"Declaring a message type\")"
+
 /// Looks up a registered type; nullptr when this process does not know it.
 const message_type* find_message_type(type_id id) noexcept;
 

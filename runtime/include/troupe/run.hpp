@@ -42,8 +42,7 @@ int run(int argc, char** argv, F&& root, node_options opts = {}) {
   using R = std::invoke_result_t<F&, actor&>;
   if constexpr (std::is_same_v<R, task<int>>) {
     return run_root(argc, argv, root_function(std::forward<F>(root)), opts);
-  } else {
-    static_assert(std::is_same_v<R, task<void>>, "the root is fn(actor&) returning task<void> or task<int>");
+  } else if constexpr (std::is_same_v<R, task<void>>) {
     return run_root(
         argc, argv,
         [f = std::forward<F>(root)](actor& self) -> task<int> {
@@ -51,6 +50,11 @@ int run(int argc, char** argv, F&& root, node_options opts = {}) {
           co_return 0;
         },
         opts);
+  } else {
+    static_assert(detail::always_false<R>,
+                  "troupe::run: the root is fn(actor&) returning troupe::task<void> or troupe::task<int>; it must be "
+                  "a coroutine (a lambda needs `-> troupe::task<void>` and a co_await or co_return)");
+    return 1;
   }
 }
 

@@ -92,7 +92,7 @@ namespace detail {
 /// One direction of a pipe: holds what the writer sent until the reader
 /// asks, and answers end-of-stream once the writer is gone and it is empty.
 /// Items a pipe buffer holds; beyond that, sent items wait in its mailbox
-/// and a writer that throttles (co_await self.throttle()) is paced.
+/// and a writer that awaits its sends (co_await w.send(self, v)) is paced.
 inline constexpr std::size_t pipe_capacity = 1024;
 
 template <class T>
@@ -177,14 +177,15 @@ class pipe_end {
   bool readable() const noexcept { return static_cast<bool>(in_); }
   bool writable() const noexcept { return static_cast<bool>(out_); }
 
-  /// Sends `value` to the other end; never suspends. A writer much faster
-  /// than its reader calls `co_await self.throttle()` after sending to be
-  /// paced (the other end holds pipe_capacity items, then its mailbox fills).
-  void send(actor& self, T value) {
+  /// Sends `value` to the other end. As a plain call it never suspends;
+  /// awaited, `co_await w.send(self, v)`, it waits while the other end is
+  /// over its bound (it holds pipe_capacity items, then its mailbox fills),
+  /// so a writer much faster than its reader is paced.
+  send_awaiter send(actor& self, T value) {
     if (!out_) throw pipe_direction_error("send on a read-only pipe end");
     if (closed_) throw pipe_closed("send on a pipe end that is closed");
     attach(self);
-    self.send(out_, detail::pipe_protocol::data<T>{std::move(value)});
+    return self.send(out_, detail::pipe_protocol::data<T>{std::move(value)});
   }
 
   /// The next item; throws pipe_closed once the other end closed (or its

@@ -20,7 +20,8 @@ actor_ref node::spawn(const spawn_options& opts, F&& fn, A&&... args) {
   using body = typename detail::body_for<std::decay_t<F>, typename detail::body_params<std::decay_t<F>>::type,
                                          A...>::type;
   static_assert(std::is_invocable_r_v<task<void>, std::decay_t<F>&, actor&, std::decay_t<A>&...>,
-                "an actor body is callable as fn(actor& self, args...) and returns troupe::task<void>");
+                "troupe: an actor body is callable as fn(actor& self, args...) and returns troupe::task<void>; "
+                "it must be a coroutine (a lambda needs `-> troupe::task<void>` and a co_await or co_return)");
   return start(new body(*this, std::forward<F>(fn), std::forward<A>(args)...), opts);
 }
 
@@ -80,9 +81,7 @@ request_awaiter<R> actor::request(actor_ref to, T&& msg, duration timeout) {
 }
 
 template <class F, class... A>
-  requires(!std::is_same_v<std::remove_cvref_t<F>, spawn_options> &&
-           !std::is_same_v<std::remove_cvref_t<F>, node_ref> && !std::is_same_v<std::remove_cvref_t<F>, process>)
-actor_ref actor::spawn(F&& fn, A&&... args) {
+actor_ref actor::spawn_local(F&& fn, A&&... args) {
   return node_->spawn(spawn_options{}, std::forward<F>(fn), std::forward<A>(args)...);
 }
 
@@ -183,7 +182,7 @@ inline bool spawn_process_awaiter::await_ready() const noexcept {
 }
 
 inline void spawn_process_awaiter::await_suspend(std::coroutine_handle<> h) {
-  node& n = *self_.node_;
+  troupe::node& n = *self_.node_;
   s_->start_waiters.emplace_back(self_.ref_, n.park(&self_, h, deadline_after(n.now(), timeout_)));
 }
 
