@@ -134,6 +134,21 @@ TEST_F(process_test, a_conditional_inside_co_await_evaluates_one_arm) {
   EXPECT_EQ(got, long_text + "!");
 }
 
+TEST_F(process_test, request_awaiters_in_a_vector_are_awaited_in_place) {
+  std::vector<std::uint64_t> got;
+  int code = run([&](actor& self) -> task<void> {
+    auto e = self.spawn(job_echo);
+    std::vector<request_awaiter<job>> v;
+    for (std::uint64_t i = 0; i < 3; ++i) v.push_back(self.request<job>(e, job{i, "x", {}}, 10s));
+    for (std::size_t i = v.size(); i-- > 0;) {
+      auto r = co_await v[i];  // an lvalue element, not moved
+      got.push_back(r->n);
+    }
+  });
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(got, (std::vector<std::uint64_t>{2, 1, 0}));
+}
+
 TEST_F(process_test, awaited_sends_and_queue_puts_of_braced_temporaries_arrive_intact) {
   constexpr std::uint64_t count = 50'000;
   std::string report, queued;
