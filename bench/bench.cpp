@@ -58,6 +58,7 @@ const std::pair<const char*, std::pair<const char*, const char*>> ratio_defs[] =
     {"shm_msgs_vs_raw_ring", {"shm_msgs_per_s", "raw_ring_msgs_per_s"}},
     {"inproc_awaited_send_vs_send_throttle", {"inproc_msgs_per_s", "inproc_send_throttle_msgs_per_s"}},
     {"shm_awaited_send_vs_send_throttle", {"shm_msgs_per_s", "shm_send_throttle_msgs_per_s"}},
+    {"inproc_rtt_handlers_vs_get_if", {"inproc_rtt_handlers_ns", "inproc_rtt_get_if_ns"}},
     {"shm_rtt_vs_raw_ring", {"shm_rtt_ns", "raw_ring_rtt_ns"}},
     {"tcp_msgs_vs_raw_tcp", {"tcp_msgs_per_s", "raw_tcp_msgs_per_s"}},
     {"tcp_rtt_vs_raw_tcp", {"tcp_rtt_ns", "raw_tcp_rtt_ns"}},

@@ -95,6 +95,46 @@ double inproc_rtt_ns() {
   return ns;
 }
 
+// An echo that takes either of two types: with receive<A, B>() + get_if
+// (the baseline), or with the handler form of receive.
+template <bool Handlers>
+double inproc_rtt_two_types() {
+  constexpr int rounds = 1'000'000;
+  node nd;
+  double ns = 0;
+  actor_ref echo = nd.spawn([](actor& self) -> task<void> {
+    bool running = true;
+    while (running) {
+      if constexpr (Handlers) {
+        co_await self.receive([&](received<msg64>& m) { self.send(m.sender(), *m); },
+                              [&](const stop_msg&) { running = false; });
+      } else {
+        message m = co_await self.receive<msg64, stop_msg>();
+        if (msg64* p = m.get_if<msg64>())
+          self.send(m.sender(), *p);
+        else if (m.get_if<stop_msg>())
+          running = false;
+      }
+    }
+  });
+  nd.spawn([&](actor& self) -> task<void> {
+    msg64 m;
+    auto t0 = clk::now();
+    for (int i = 0; i < rounds; ++i) {
+      m.seq = i;
+      self.send(echo, m);
+      co_await self.receive<msg64>();
+    }
+    ns = seconds_since(t0) * 1e9 / rounds;
+    self.send(echo, stop_msg{});
+  });
+  nd.run();
+  return ns;
+}
+
+double inproc_rtt_get_if_ns() { return inproc_rtt_two_types<false>(); }
+double inproc_rtt_handlers_ns() { return inproc_rtt_two_types<true>(); }
+
 double actor_spawn_per_s() {
   constexpr int n = 1'000'000;
   node nd;
@@ -155,6 +195,10 @@ bench::registrar r1("inproc_msgs_per_s", "64-byte messages/s, one actor to anoth
 bench::registrar r1b("inproc_send_throttle_msgs_per_s", "the same with send + co_await throttle() (baseline)",
                      inproc_send_throttle_msgs_per_s);
 bench::registrar r2("inproc_rtt_ns", "ns per ping-pong round trip", inproc_rtt_ns);
+bench::registrar r2b("inproc_rtt_get_if_ns", "ns per round trip, echo taking two types with receive<A, B>() + get_if",
+                     inproc_rtt_get_if_ns);
+bench::registrar r2c("inproc_rtt_handlers_ns", "the same echo with the handler form of receive",
+                     inproc_rtt_handlers_ns);
 bench::registrar r3("actor_spawn_per_s", "actors spawned (and ended) per second", actor_spawn_per_s);
 bench::child_registrar c4("idle_actor_bytes", idle_actor_bytes_child);
 bench::registrar r4("idle_actor_bytes", "bytes of RSS per actor waiting in receive (100k)", idle_actor_bytes);

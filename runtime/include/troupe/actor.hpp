@@ -8,6 +8,7 @@
 #include <troupe/detail/blocking_pool.hpp>
 #include <troupe/detail/envelope.hpp>
 #include <troupe/detail/flow_control.hpp>
+#include <troupe/detail/message_handler.hpp>
 #include <troupe/detail/reply_table.hpp>
 #include <troupe/errors.hpp>
 #include <troupe/message.hpp>
@@ -23,6 +24,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace troupe {
@@ -108,6 +111,59 @@ class [[nodiscard]] receive_awaiter {
   duration timeout_;
   std::array<type_id, sizeof...(Ts) == 0 ? 1 : sizeof...(Ts)> types_;
   detail::wait_state ws_;
+};
+
+/// Awaitable returned by the handler form of actor::receive: takes the next
+/// message of a type one of the handlers accepts and calls that handler
+/// (the first that accepts it). Timed, it returns false when it gave up.
+template <bool Timed, class... H>
+class [[nodiscard]] handler_awaiter {
+ public:
+  template <class... G>
+  handler_awaiter(actor& self, duration timeout, G&&... handlers)
+      : inner_(self, timeout), handlers_(std::forward<G>(handlers)...) {}
+  handler_awaiter(const handler_awaiter&) = delete;
+  handler_awaiter& operator=(const handler_awaiter&) = delete;
+
+  bool await_ready() { return inner_.await_ready(); }
+  void await_suspend(std::coroutine_handle<> h) { inner_.await_suspend(h); }
+  std::conditional_t<Timed, bool, void> await_resume() {
+    auto r = inner_.await_resume();
+    if constexpr (Timed) {
+      if (!r) return false;
+      dispatch<0>(raw_of(*r));
+      return true;
+    } else {
+      dispatch<0>(raw_of(r));
+    }
+  }
+
+ private:
+  static message& raw_of(message& m) noexcept { return m; }
+  template <class T>
+  static message& raw_of(received<T>& r) noexcept {
+    return r.raw();
+  }
+  template <std::size_t I>
+  void dispatch(message& m) {
+    if constexpr (I < sizeof...(H)) {
+      using handler = std::tuple_element_t<I, std::tuple<H...>>;
+      using T = detail::handled_t<handler>;
+      if (T* v = m.get_if<T>()) {
+        if constexpr (detail::handled_of<handler>::wants_received) {
+          received<T> r(std::move(m));
+          std::get<I>(handlers_)(r);
+        } else {
+          std::get<I>(handlers_)(*v);
+        }
+        return;
+      }
+      dispatch<I + 1>(m);
+    }
+  }
+
+  receive_awaiter<Timed, detail::handled_t<H>...> inner_;
+  std::tuple<H...> handlers_;
 };
 
 /// Awaitable returned by actor::request: the reply, once it is there. An
@@ -317,6 +373,28 @@ class actor : public detail::pooled {
   receive_awaiter<true, Ts...> receive(duration timeout) noexcept {
     return {*this, timeout};
   }
+  /// The handler form: waits for the next message of a type one of the
+  /// handlers takes, and calls that handler with it.
+  ///
+  ///   co_await self.receive([&](const ping& p) { ... },
+  ///                         [&](troupe::received<job>& j) { self.reply(j, done{}); });
+  ///
+  /// A handler takes a message type T (T, T& or const T&) or received<T>&
+  /// (for the sender and reply). Messages of other types stay in the
+  /// mailbox, in order. Handlers are plain functions, not coroutines.
+  template <class... H>
+    requires(sizeof...(H) > 0 && (detail::message_handler<H> && ...))
+  handler_awaiter<false, std::decay_t<H>...> receive(H&&... handlers) {
+    return {*this, duration::zero(), std::forward<H>(handlers)...};
+  }
+  /// Same, giving up after `timeout`: the await returns false then (true
+  /// when a handler ran).
+  template <class... H>
+    requires(sizeof...(H) > 0 && (detail::message_handler<H> && ...))
+  handler_awaiter<true, std::decay_t<H>...> receive(duration timeout, H&&... handlers) {
+    return {*this, timeout, std::forward<H>(handlers)...};
+  }
+
   template <class... Ts>
     requires(!(sendable<Ts> && ...))
   void receive(...) {
