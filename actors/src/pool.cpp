@@ -510,8 +510,8 @@ task<std::optional<detail::pool_protocol::result>> pool::wait(actor& self, actor
       if (self.node().now() >= deadline) co_return std::nullopt;  // (the task goes on)
       continue;
     }
-    if ((*m)->r.id == id) co_return std::move((*m)->r);
-    arrived_.emplace((*m)->r.id, std::move((*m)->r));
+    if (m->r.id == id) co_return std::move(m->r);
+    arrived_.emplace(m->r.id, std::move(m->r));
   }
 }
 
@@ -536,8 +536,8 @@ task<detail::pool_protocol::result> pool::wait_any(actor& self, actor_ref coordi
       if (!self.node().alive(coordinator)) co_return coordinator_gone(ids.begin()->first);
       continue;
     }
-    if (ids.count((*m)->r.id)) co_return std::move((*m)->r);
-    arrived_.emplace((*m)->r.id, std::move((*m)->r));
+    if (ids.count(m->r.id)) co_return std::move(m->r);
+    arrived_.emplace(m->r.id, std::move(m->r));
   }
 }
 

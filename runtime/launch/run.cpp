@@ -215,6 +215,11 @@ int run_as_root(std::vector<std::string> args, root_function& root, node_options
     return 2;
   }
   if (!net.secret.empty() && opts.cluster == 0) opts.cluster = cluster_of_secret(net.secret);
+  // Declared before the node: a root that never finished is destroyed with
+  // the node, and its end guard still writes these.
+  int code = 0;
+  bool root_done = false;
+  bool node_ending = false;
   node n(opts);
   try {
     if (!add_default_transports(n, net, false)) {
@@ -226,8 +231,6 @@ int run_as_root(std::vector<std::string> args, root_function& root, node_options
     return 2;
   }
   n.enable_processes(std::move(args));
-  int code = 0;
-  bool root_done = false;
   asio::signal_set signals(n.io_context(), SIGTERM, SIGINT);
   signals.async_wait([&](std::error_code ec, int sig) {
     if (ec) return;
@@ -237,6 +240,7 @@ int run_as_root(std::vector<std::string> args, root_function& root, node_options
   n.spawn([&](actor& self) -> task<void> {
     on_end guard{[&] {
       root_done = true;
+      if (node_ending) return;  // destroyed with the node: nothing left to stop
       // The program is over when its root is. Its processes end first, as
       // at Python's exit (daemons terminated, serving nodes asked to stop,
       // processes with a main actor waited for): this node's actors (a
@@ -262,6 +266,7 @@ int run_as_root(std::vector<std::string> args, root_function& root, node_options
   });
   bool ok = n.run();
   finish_process(n);
+  node_ending = true;
   if (!root_done) {
     if (!ok)
       std::fprintf(stderr,

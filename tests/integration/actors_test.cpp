@@ -333,7 +333,7 @@ TEST_F(process_test, supervisor_restarts_a_failing_child_in_another_process) {
       for (int i = 0; i < 1000 && (co_await self.lookup("fragile", 2s)) == f; ++i) co_await self.sleep_for(1ms);
     }
     auto d = co_await self.receive<down>(20s);
-    if (d) sup_down = **d;
+    if (d) sup_down = *d;
   });
   EXPECT_EQ(starts, 3);  // the first start and two restarts
   ASSERT_TRUE(sup_down);
@@ -450,7 +450,7 @@ TEST_F(process_test, a_throttled_pipe_writer_is_paced_by_a_slow_reader) {
         auto r = co_await self.receive<seq>(duration::zero());
         if (!r) break;
         ++reports;
-        max_lead = std::max(max_lead, static_cast<std::int64_t>((*r)->n) - received);
+        max_lead = std::max(max_lead, static_cast<std::int64_t>(r->n) - received);
       }
     };
     try {

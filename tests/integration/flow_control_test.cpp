@@ -144,7 +144,7 @@ TEST_F(process_test, a_pipe_writer_in_a_child_process_is_paced_by_its_reader) {
     process p = co_await self.spawn_process(paced_pipe_writer, writer, count, self.ref());
     for (;;) {
       while (auto m = co_await self.receive<progress>(duration::zero()))
-        max_lead = std::max(max_lead, (*m)->sent - std::min((*m)->sent, read));
+        max_lead = std::max(max_lead, m->sent - std::min(m->sent, read));
       std::uint64_t x;
       try {
         x = co_await reader.recv(self);

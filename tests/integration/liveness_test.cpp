@@ -76,7 +76,7 @@ TEST_F(process_test, a_remote_actor_computing_for_a_long_time_keeps_its_tcp_link
     } catch (const request_error& x) {
       reply = x.what();
     }
-    down_seen = (co_await self.receive<down>(duration::zero())).has_value();
+    down_seen = static_cast<bool>(co_await self.receive<down>(duration::zero()));
     p.terminate();
     co_await p.join(self);
   });
@@ -108,7 +108,7 @@ TEST_F(process_test, a_root_computing_for_a_long_time_keeps_its_tcp_links) {
     } catch (const request_error& x) {
       after = x.what();
     }
-    down_seen = (co_await self.receive<down>(duration::zero())).has_value();
+    down_seen = static_cast<bool>(co_await self.receive<down>(duration::zero()));
     p.terminate();
     co_await p.join(self);
   });
@@ -136,7 +136,7 @@ TEST_F(process_test, a_large_message_sent_before_a_long_computation_arrives_and_
     } catch (const request_error& x) {
       got = x.what();
     }
-    down_seen = (co_await self.receive<down>(duration::zero())).has_value();
+    down_seen = static_cast<bool>(co_await self.receive<down>(duration::zero()));
     p.terminate();
     co_await p.join(self);
   });
@@ -153,7 +153,7 @@ TEST_F(process_test, a_frozen_tcp_peer_is_declared_down_by_its_silence) {
     actor_ref echo = co_await self.spawn(p, plain_echo);
     self.monitor(echo);
     ::kill(p.pid(), SIGSTOP);  // its heartbeat thread stops too
-    if (auto m = co_await self.receive<down>(30s)) d = **m;
+    if (auto m = co_await self.receive<down>(30s)) d = *m;
     ::kill(p.pid(), SIGCONT);
     p.kill();
     co_await p.join(self);

@@ -151,7 +151,7 @@ TEST_F(process_test, killing_a_child_gives_down_with_the_signal_and_the_parent_g
     self.monitor(e);
     p.kill();
     auto m = co_await self.receive<down>(20s);
-    if (m) d = **m;
+    if (m) d = *m;
     // The node goes on: a new process works.
     process q = co_await self.spawn_process();
     actor_ref e2 = co_await self.spawn(q, echo);
@@ -192,7 +192,7 @@ TEST_F(process_test, daemonic_children_die_with_a_parent_killed_by_sigkill) {
     process parent = co_await self.spawn_process(std::move(parent_opts), daemon_parent, self.ref());
     auto m = co_await self.receive<note>(20s);
     if (!m) co_return;
-    daemon_pid = static_cast<pid_t>(std::stol((*m)->text));
+    daemon_pid = static_cast<pid_t>(std::stol(m->text));
     parent.kill();
     co_await parent.join(self);
   });

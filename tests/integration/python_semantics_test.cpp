@@ -619,8 +619,8 @@ TEST_F(process_test, py_a_bounded_queue_put_waits_while_full_until_another_proce
     size_while_put_waits = co_await q.qsize(self);
     self.send(taker, note{"take"});
     auto t = co_await self.receive<note>(60s);
-    if (t) taken = (*t)->text;
-    put_finished = (co_await self.receive<done>(60s)).has_value();
+    if (t) taken = t->text;
+    put_finished = static_cast<bool>(co_await self.receive<done>(60s));
     size_after = co_await q.qsize(self);
     rest.push_back(co_await q.get(self));
     rest.push_back(co_await q.get(self));
@@ -656,12 +656,12 @@ TEST_F(process_test, py_a_get_in_another_process_times_out_when_empty_and_qsize_
     std::int64_t briefly = 20, long_enough = 60000;
     co_await self.spawn(child, py_queue_get_within, q, briefly, self.ref());
     auto r1 = co_await self.receive<note>(60s);
-    if (r1) first = (*r1)->text;
+    if (r1) first = r1->text;
     co_await self.spawn(child, py_queue_get_within, q, long_enough, self.ref());
     co_await self.sleep_for(20ms);  // (it may or may not wait yet: either way it gets the item)
     co_await q.put(self, 9);
     auto r2 = co_await self.receive<note>(60s);
-    if (r2) second = (*r2)->text;
+    if (r2) second = r2->text;
     co_await self.spawn(child, py_queue_put_range, q, 100, 37, self.ref());
     co_await self.receive<done>(60s);
     size = co_await q.qsize(self);
@@ -701,12 +701,12 @@ TEST_F(process_test, py_joinable_queue_join_waits_for_every_task_done_across_pro
     waited_for_first = !(co_await self.receive<done>(50ms));
     self.send(worker, note{"take"});
     auto t1 = co_await self.receive<note>(60s);
-    if (t1) taken.push_back((*t1)->text);
+    if (t1) taken.push_back(t1->text);
     waited_for_second = !(co_await self.receive<done>(50ms));  // one item is still unfinished
     self.send(worker, note{"take"});
     auto t2 = co_await self.receive<note>(60s);
-    if (t2) taken.push_back((*t2)->text);
-    joined = (co_await self.receive<done>(60s)).has_value();
+    if (t2) taken.push_back(t2->text);
+    joined = static_cast<bool>(co_await self.receive<done>(60s));
     child.terminate();
     co_await child.join(self);
   });
@@ -762,7 +762,7 @@ TEST_F(process_test, py_one_way_pipe_ends_refuse_the_wrong_direction_in_any_proc
     process child = co_await self.spawn_process();
     co_await self.spawn(child, py_pipe_misuse, reader, writer, self.ref());
     auto n = co_await self.receive<note>(60s);
-    if (n) there = (*n)->text;
+    if (n) there = n->text;
     received = co_await reader.recv(self);
     try {
       co_await reader.recv(self);  // the writer ended: end of stream

@@ -211,7 +211,7 @@ TEST_F(process_test, two_throttled_senders_to_one_slow_process_both_finish) {
         }
         ++finished;
       });
-    sink_done = (co_await self.receive<done>(60s)).has_value();
+    sink_done = static_cast<bool>(co_await self.receive<done>(60s));
   });
   EXPECT_EQ(finished, 2);
   EXPECT_TRUE(sink_done);

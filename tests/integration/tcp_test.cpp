@@ -312,7 +312,7 @@ TEST_F(process_test, hostile_clients_are_dropped_and_the_node_keeps_serving) {
       co_await self.sleep_for(20ms);
     }
     auto s = co_await self.receive<seq>(10s);
-    if (s) got_after_bad = (*s)->n;
+    if (s) got_after_bad = s->n;
     attacker.join();
   });
   EXPECT_EQ(results, (std::vector<std::string>{"garbage dropped", "silent dropped", "oversized dropped",
@@ -334,7 +334,7 @@ TEST_F(process_test, a_silent_peer_is_declared_down_by_heartbeat_and_a_cut_link_
     self.monitor(e);
     px.blackhole();  // nothing passes any more: only missing heartbeats can tell
     auto d = co_await self.receive<down>(20s);
-    if (d) first_down = **d;
+    if (d) first_down = *d;
     // A new link (straight to the child's own address) works again.
     actor_ref e2 = co_await self.spawn(p, tcp_echo);
     note n{"again"};
@@ -358,7 +358,7 @@ TEST_F(process_test, a_cut_connection_gives_down_and_then_reconnects) {
     self.monitor(e);
     px.cut();
     auto d = co_await self.receive<down>(20s);
-    if (d) d1 = **d;
+    if (d) d1 = *d;
     actor_ref e2 = co_await self.spawn(p, tcp_echo);
     note n{"reconnected"};
     after = (co_await self.request<note>(e2, std::move(n), 10s))->text;
@@ -427,10 +427,10 @@ TEST_F(process_test, a_process_started_by_a_joined_node_reaches_the_root_from_it
     while (summary.empty()) {
       auto m = co_await self.receive<note>(60s);
       if (!m) break;
-      if ((*m)->text == "found")
+      if (m->text == "found")
         ++found;
       else
-        summary = (*m)->text;
+        summary = m->text;
     }
     co_await p.join(self);
   });

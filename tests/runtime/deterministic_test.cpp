@@ -19,7 +19,7 @@ task<void> watchdog(actor& self, actor_ref report) {
       self.send(report, text{"idle"});
       co_return;
     }
-    self.send(report, pong{(*m)->n});
+    self.send(report, pong{m->n});
   }
 }
 

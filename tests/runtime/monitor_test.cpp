@@ -70,7 +70,7 @@ TEST(monitor, every_watcher_hears_and_demonitor_stops_it) {
     co_await self.yield();
     self.send(t, stop{});
     auto m = co_await self.receive<down>(std::chrono::milliseconds(20));
-    quiet = !m.has_value();
+    quiet = !m;
   });
   n.run();
   EXPECT_EQ(downs, 3);

@@ -12,7 +12,7 @@ TEST(timeout, receive_gives_up_and_returns_empty) {
   bool empty = false;
   n.spawn([&](actor& self) -> task<void> {
     auto m = co_await self.receive<ping>(1ms);
-    empty = !m.has_value();
+    empty = !m;
   });
   EXPECT_TRUE(n.run());
   EXPECT_TRUE(empty);
@@ -23,7 +23,7 @@ TEST(timeout, message_before_the_deadline_wins_and_cancels_the_timer) {
   std::optional<std::uint64_t> got;
   actor_ref r = n.spawn([&](actor& self) -> task<void> {
     auto m = co_await self.receive<ping>(10s);
-    if (m) got = (*m)->n;
+    if (m) got = m->n;
   });
   n.spawn([r](actor& self) -> task<void> {
     self.send(r, ping{7});
@@ -71,7 +71,7 @@ TEST(timeout, receive_with_the_largest_duration_waits) {
   std::optional<std::uint64_t> got;
   actor_ref r = n.spawn([&](actor& self) -> task<void> {
     auto m = co_await self.receive<ping>(duration::max());
-    if (m) got = (*m)->n;
+    if (m) got = m->n;
   });
   n.spawn([r](actor& self) -> task<void> {
     co_await self.sleep_for(20ms);
@@ -104,7 +104,7 @@ TEST(timeout, large_durations_in_other_units_saturate) {
   std::optional<std::uint64_t> got;
   actor_ref r = n.spawn([&](actor& self) -> task<void> {
     auto m = co_await self.receive<ping>(std::chrono::duration_cast<duration>(std::chrono::hours(24 * 365 * 200)));
-    if (m) got = (*m)->n;
+    if (m) got = m->n;
   });
   n.spawn([r](actor& self) -> task<void> {
     co_await self.sleep_for(10ms);

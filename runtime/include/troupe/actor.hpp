@@ -99,7 +99,9 @@ template <bool Timed, class... Ts>
 class [[nodiscard]] receive_awaiter {
  public:
   using value_type = typename detail::receive_result<Ts...>::type;
-  using result_type = std::conditional_t<Timed, std::optional<value_type>, value_type>;
+  /// A timed receive gives the same as an untimed one, empty (false) when
+  /// it gave up.
+  using result_type = value_type;
 
   receive_awaiter(actor& self, duration timeout) noexcept;
   bool await_ready();
@@ -131,7 +133,7 @@ class [[nodiscard]] handler_awaiter {
     auto r = inner_.await_resume();
     if constexpr (Timed) {
       if (!r) return false;
-      dispatch<0>(raw_of(*r));
+      dispatch<0>(raw_of(r));
       return true;
     } else {
       dispatch<0>(raw_of(r));
@@ -368,7 +370,7 @@ class actor : public detail::pooled {
   receive_awaiter<false, Ts...> receive() noexcept {
     return {*this, duration::zero()};
   }
-  /// Same, giving up after `timeout`: the result is empty then.
+  /// Same, giving up after `timeout`: the result is empty (false) then.
   template <sendable... Ts>
   receive_awaiter<true, Ts...> receive(duration timeout) noexcept {
     return {*this, timeout};

@@ -1,6 +1,6 @@
 // task<T>: the coroutine type of actors and of everything they co_await.
-// Lazy (starts when awaited), resumes its awaiter by symmetric transfer (or,
-// when it finishes before it ever waits, lets the awaiter go on), and
+// Lazy (starts when awaited), resumes its awaiter by symmetric transfer (with
+// g++ -O0: when it finishes before it ever waits, lets the awaiter go on), and
 // allocates its frame from the node's pools. Chosen over asio::awaitable by
 // measurement: resuming a task costs about 1 ns, a co_spawn about 0.8-1.8 us
 // and a resume through asio::post about 100 ns (docs/architecture.md).
@@ -13,6 +13,19 @@
 #include <optional>
 #include <type_traits>
 #include <utility>
+
+// Symmetric transfer is a tail call with clang at every optimization level
+// (sanitizers included) and with g++ when it optimizes; g++ -O0 makes it a
+// plain call, so there a task that finishes before it waits lets its awaiter
+// go on without a resume instead (a loop of such awaits would otherwise grow
+// the stack; deep nesting still does). A macro, not a constant, so that
+// translation units built differently use different functions, not one
+// function defined two ways.
+#if defined(__clang__) || defined(__OPTIMIZE__)
+#define TROUPE_DETAIL_TAIL_TRANSFER true
+#else
+#define TROUPE_DETAIL_TAIL_TRANSFER false
+#endif
 
 namespace troupe {
 
@@ -105,23 +118,37 @@ class [[nodiscard]] task {
   handle_type handle() const noexcept { return h_; }
   handle_type release() noexcept { return std::exchange(h_, {}); }
 
+  template <bool Tail = TROUPE_DETAIL_TAIL_TRANSFER>
   auto operator co_await() && noexcept {
-    struct awaiter {
-      handle_type h;
-      bool await_ready() const noexcept { return false; }
-      bool await_suspend(std::coroutine_handle<> caller) noexcept {
-        auto& p = h.promise();
-        p.continuation = caller;
-        bool finished = false;
-        p.finished_inline = &finished;
-        h.resume();
-        if (finished) return false;  // done already: the caller goes on here
-        p.finished_inline = nullptr;  // it waits: whoever resumes it resumes the caller
-        return true;
-      }
-      T await_resume() { return h.promise().take(); }
-    };
-    return awaiter{h_};
+    if constexpr (Tail) {
+      struct awaiter {
+        handle_type h;
+        bool await_ready() const noexcept { return false; }
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
+          h.promise().continuation = caller;
+          return h;  // starts it; its end resumes the caller the same way
+        }
+        T await_resume() { return h.promise().take(); }
+      };
+      return awaiter{h_};
+    } else {
+      struct awaiter {
+        handle_type h;
+        bool await_ready() const noexcept { return false; }
+        bool await_suspend(std::coroutine_handle<> caller) noexcept {
+          auto& p = h.promise();
+          p.continuation = caller;
+          bool finished = false;
+          p.finished_inline = &finished;
+          h.resume();
+          if (finished) return false;  // done already: the caller goes on here
+          p.finished_inline = nullptr;  // it waits: whoever resumes it resumes the caller
+          return true;
+        }
+        T await_resume() { return h.promise().take(); }
+      };
+      return awaiter{h_};
+    }
   }
 
  private:

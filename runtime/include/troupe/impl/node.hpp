@@ -253,7 +253,7 @@ auto receive_awaiter<Timed, Ts...>::await_resume() -> result_type {
   if (ws_.result) return value_type(message(std::exchange(ws_.result, nullptr)));
   if (self_.shutdown_) throw actor_shutdown();
   if constexpr (Timed)
-    return std::nullopt;
+    return value_type();
   else
     throw actor_shutdown();  // an untimed wait ends without a message only on shutdown
 }
