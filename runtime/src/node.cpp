@@ -191,6 +191,8 @@ void node::finish(actor* a, exit_reason why, std::string detail) {
       (void)post_message(ref, w.who, down{ref, why, detail}, 0, 0);
   }
   if (router_) router_->actor_ended(ref, why, detail);
+  recent_ends_[next_end_] = recent_end{ref.id, why, detail};
+  next_end_ = (next_end_ + 1) % recent_ends_.size();
 
   if (a->body_) a->body_.destroy();
   a->body_ = {};
@@ -415,13 +417,19 @@ void node::monitor(actor* watcher, actor_ref target) {
   }
   actor* t = lookup(target.id);
   if (!t) {
-    auto* e = new detail::typed_envelope<down>(std::in_place, down{target, exit_reason::no_such_actor, {}});
+    auto* e = new detail::typed_envelope<down>(std::in_place, down_of_missing(target));
     e->type = &message_type_of<down>();
     e->sender = target;
     enqueue(watcher, e);
     return;
   }
   t->watchers_.push_back({watcher->ref_, 0});
+}
+
+down node::down_of_missing(actor_ref target) const {
+  for (const recent_end& r : recent_ends_)
+    if (r.id == target.id && r.id != 0) return down{target, r.why, r.detail};
+  return down{target, exit_reason::no_such_actor, {}};
 }
 
 void node::demonitor(actor* watcher, actor_ref target) {

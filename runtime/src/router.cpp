@@ -503,7 +503,7 @@ void router::handle_system(const frame_header& h, message& m) {
     if (t)
       t->watchers_.push_back({x->watcher, 0});
     else
-      send_as(x->target, x->watcher, down{x->target, exit_reason::no_such_actor, {}}, 0, 0);
+      send_as(x->target, x->watcher, node_.down_of_missing(x->target), 0, 0);
   } else if (auto* x = m.get_if<sys::demonitor>()) {
     if (actor* t = node_.lookup(x->target.id)) {
       auto& w = t->watchers_;

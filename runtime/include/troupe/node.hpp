@@ -266,6 +266,18 @@ class node {
   std::unordered_map<actor_id, std::string> name_of_;
   std::uint64_t correlation_ = 0;
   std::uint64_t dead_letters_ = 0;
+  // How the last actors to end ended: a monitor placed just after its
+  // target's end (any actor started in another process and monitored once
+  // its address is back can be that quick) reports the real reason, not
+  // "no such actor".
+  struct recent_end {
+    actor_id id = 0;
+    exit_reason why = exit_reason::normal;
+    std::string detail;
+  };
+  std::vector<recent_end> recent_ends_ = std::vector<recent_end>(256);
+  std::size_t next_end_ = 0;
+  down down_of_missing(actor_ref target) const;
 
   std::unordered_map<std::string, actor_ref> global_names_;
   std::vector<std::pair<std::string, std::string>> child_env_;  // on the root: names of every node
