@@ -157,12 +157,13 @@ troupe::task<int> worker(troupe::actor& self) {
   }
   self.monitor(*h);
   self.send(*h, worker_hello{troupe::node_ref{self.node().id()}});
-  troupe::message m = co_await self.receive<all_done, troupe::down>();
-  if (m.is<troupe::down>()) {
-    std::fprintf(stderr, "cluster: the head went away (%s)\n", m.get<troupe::down>().detail.c_str());
-    co_return 1;
-  }
-  co_return 0;
+  int code = 0;
+  co_await self.receive([](const all_done&) {},
+                        [&](const troupe::down& d) {
+                          std::fprintf(stderr, "cluster: the head went away (%s)\n", d.detail.c_str());
+                          code = 1;
+                        });
+  co_return code;
 }
 
 void usage(FILE* out) {
