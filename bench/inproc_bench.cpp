@@ -68,6 +68,18 @@ double inproc_rate() {
 double inproc_msgs_per_s() { return inproc_rate<false>(); }
 double inproc_send_throttle_msgs_per_s() { return inproc_rate<true>(); }
 
+// `rounds` pings to `echo`, one at a time, each answer awaited: ns per round trip.
+task<double> ping_rounds(actor& self, actor_ref echo, int rounds) {
+  msg64 m;
+  auto t0 = clk::now();
+  for (int i = 0; i < rounds; ++i) {
+    m.seq = i;
+    self.send(echo, m);
+    co_await self.receive<msg64>();
+  }
+  co_return seconds_since(t0) * 1e9 / rounds;
+}
+
 double inproc_rtt_ns() {
   constexpr int rounds = 1'000'000;
   node nd;
@@ -80,16 +92,10 @@ double inproc_rtt_ns() {
     }
   });
   nd.spawn([&](actor& self) -> task<void> {
-    msg64 m;
-    auto t0 = clk::now();
-    for (int i = 0; i < rounds; ++i) {
-      m.seq = i;
-      self.send(echo, m);
-      co_await self.receive<msg64>();
-    }
-    ns = seconds_since(t0) * 1e9 / rounds;
-    m.seq = ~0ull;
-    self.send(echo, m);
+    ns = co_await ping_rounds(self, echo, rounds);
+    msg64 last;
+    last.seq = ~0ull;
+    self.send(echo, last);
   });
   nd.run();
   return ns;
@@ -118,14 +124,7 @@ double inproc_rtt_two_types() {
     }
   });
   nd.spawn([&](actor& self) -> task<void> {
-    msg64 m;
-    auto t0 = clk::now();
-    for (int i = 0; i < rounds; ++i) {
-      m.seq = i;
-      self.send(echo, m);
-      co_await self.receive<msg64>();
-    }
-    ns = seconds_since(t0) * 1e9 / rounds;
+    ns = co_await ping_rounds(self, echo, rounds);
     self.send(echo, stop_msg{});
   });
   nd.run();
