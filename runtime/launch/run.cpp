@@ -154,15 +154,26 @@ int run_worker(std::vector<std::string> args, const detail::worker_environment& 
   opts.root = w.root_node;
   network_settings net = read_network_settings(args, true);
   node n(opts);
-  if (!add_default_transports(n, net, true)) return 1;
   n.enable_processes(std::move(args));
+  // The main actor is the node's first actor (its parent already knows the
+  // address), held until this node has reached the cluster.
+  bool has_main = !w.main_actor.empty();
+  actor_ref main;
+  if (has_main) {
+    try {
+      main = n.processes()->start_main(w.main_actor, w.main_args);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "troupe: cannot start main actor %s: %s\n", w.main_actor.c_str(), e.what());
+      return 1;
+    }
+  }
+  if (!add_default_transports(n, net, true)) return 1;
   asio::signal_set signals(n.io_context(), SIGTERM);
   signals.async_wait([&](std::error_code ec, int sig) {
     if (ec) return;
     signal_received = sig;
     n.shutdown();
   });
-  bool has_main = !w.main_actor.empty();
   n.processes()->watch_parent(w.parent_pid, [&n, has_main] {
     // A daemon dies with its parent (PR_SET_PDEATHSIG); a serving node has
     // nobody left to serve; a process with a main actor finishes it.
@@ -171,25 +182,9 @@ int run_worker(std::vector<std::string> args, const detail::worker_environment& 
   if (!n.connected(w.parent_node)) n.connect(w.parent_node);
 
   int code = 0;
-  const detail::actor_factory* f = nullptr;
-  detail::byte_buffer main_args;  // lives until the main actor has read it
   if (has_main) {
-    f = detail::find_actor_factory(w.main_actor);
-    if (!f || !detail::from_hex(w.main_args, main_args)) {
-      std::fprintf(stderr, "troupe: worker: no main actor named %s is registered\n", w.main_actor.c_str());
-      return 1;
-    }
     n.spawn([&](actor& self) -> task<void> {
-      actor_ref main;
-      try {
-        main = f->start(self.node(), spawn_options{}, f->fn, main_args.span());
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "troupe: cannot start main actor %s: %s\n", w.main_actor.c_str(), e.what());
-        code = 1;
-        self.node().shutdown();
-        co_return;
-      }
-      self.monitor(main);
+      self.monitor(main);  // (runs before the main actor, released below)
       auto d = co_await self.receive<down>();
       if (d->reason == exit_reason::error) {
         std::fprintf(stderr, "troupe: main actor %s failed: %s\n", w.main_actor.c_str(), d->detail.c_str());
@@ -199,6 +194,7 @@ int run_worker(std::vector<std::string> args, const detail::worker_environment& 
       }
       self.node().shutdown();
     });
+    n.processes()->release_main();
   }
   n.serve();
   finish_process(n);
@@ -302,26 +298,57 @@ void tune_malloc() {
   mallopt(M_TRIM_THRESHOLD, 128 << 20);
 }
 
-int run_root(int argc, char** argv, root_function root, node_options opts) {
+namespace {
+
+std::vector<std::string> own_command_line() {
+  std::vector<std::string> args;
+  if (std::FILE* f = std::fopen("/proc/self/cmdline", "rb")) {
+    std::string arg;
+    for (int c; (c = std::fgetc(f)) != EOF;) {
+      if (c == '\0') {
+        args.push_back(std::move(arg));
+        arg.clear();
+      } else {
+        arg.push_back(static_cast<char>(c));
+      }
+    }
+    std::fclose(f);
+  }
+  if (args.empty()) args.emplace_back("troupe-program");
+  return args;
+}
+
+int run_with(std::vector<std::string> args, root_function root, node_options opts) {
   tune_malloc();
-  std::vector<std::string> args(argv, argv + argc);
   int signal_received = 0;
-  int code;
   // The node is gone (links closed, nothing left in /dev/shm) before a
   // signal that asked us to end is raised again for the parent to see.
-  if (auto w = detail::worker_environment::take())
-    code = run_worker(std::move(args), *w, opts, signal_received);
-  else if (!root) {
+  if (auto w = detail::worker_environment::take()) {
+    int code = run_worker(std::move(args), *w, opts, signal_received);
+    if (signal_received) reraise(signal_received);
+    // A worker's work ends here: the rest of `main` belongs to the process
+    // the user started.
+    std::fflush(nullptr);
+    std::exit(code);
+  }
+  if (!root) {
     std::fprintf(stderr, "troupe::run: no root actor given, and this process was not started by spawn_process\n");
     return 2;
-  } else {
-    code = run_as_root(std::move(args), root, opts, signal_received);
-    // A descendant killed in the middle of setting up a link can leave a
-    // segment name behind; the root removes those of dead processes as it ends.
-    cleanup_stale_segments();
   }
+  int code = run_as_root(std::move(args), root, opts, signal_received);
+  // A descendant killed in the middle of setting up a link can leave a
+  // segment name behind; the root removes those of dead processes as it ends.
+  cleanup_stale_segments();
   if (signal_received) reraise(signal_received);
   return code;
 }
+
+}  // namespace
+
+int run_root(int argc, char** argv, root_function root, node_options opts) {
+  return run_with(std::vector<std::string>(argv, argv + argc), std::move(root), opts);
+}
+
+int run_root(root_function root, node_options opts) { return run_with(own_command_line(), std::move(root), opts); }
 
 }  // namespace troupe

@@ -41,6 +41,9 @@ const std::string& process::name() const noexcept {
   return s_ ? s_->name : none;
 }
 node_ref process::node() const noexcept { return node_ref{s_ ? s_->node : 0}; }
+actor_ref process::main_actor() const noexcept {
+  return s_ && s_->has_main ? actor_ref{s_->node, detail::main_actor_id} : actor_ref{};
+}
 bool process::daemon() const noexcept { return s_ && s_->daemon; }
 bool process::is_alive() const noexcept { return s_ && !s_->exited; }
 std::optional<int> process::exitcode() const noexcept {

@@ -1,4 +1,5 @@
 #include <troupe/detail/process_manager.hpp>
+#include <troupe/actor_registry.hpp>
 #include <troupe/detail/router.hpp>
 #include <troupe/detail/system_messages.hpp>
 #include <troupe/log.hpp>
@@ -117,6 +118,29 @@ process_manager::~process_manager() {
     std::error_code ec;
     if (c->pidfd) c->pidfd->close(ec);
   }
+}
+
+actor_ref process_manager::start_main(const std::string& name, const std::string& hex_args) {
+  const actor_factory* f = find_actor_factory(name);
+  if (!f) throw spawn_error("no main actor named " + name + " is registered");
+  byte_buffer args;
+  if (!from_hex(hex_args, args)) throw spawn_error("the arguments of main actor " + name + " are garbled");
+  actor_ref r = f->start(node_, spawn_options{}, f->fn, args.span());  // (arguments decoded here)
+  if (r.id != main_actor_id) {
+    node_.kill(r, exit_reason::error, "not the node's first actor");
+    throw spawn_error("main actor " + name + " is not this node's first actor");
+  }
+  if (actor* a = node_.lookup(r.id)) {
+    node_.hold(a);
+    main_held_ = true;
+  }
+  main_ = r;
+  return r;
+}
+
+void process_manager::release_main() noexcept {
+  if (!std::exchange(main_held_, false)) return;
+  if (actor* a = node_.lookup(main_.id)) node_.release(a);
 }
 
 std::size_t process_manager::alive() const noexcept { return children_.size(); }
@@ -245,6 +269,14 @@ void process_manager::on_exit(const std::shared_ptr<child>& c) {
   if (c->grace) c->grace->cancel();
   if (c->explain) c->explain->cancel();
   children_.erase(id);
+  {
+    if (exited_order_.size() >= 256) {
+      exited_.erase(exited_order_.front());
+      exited_order_.erase(exited_order_.begin());
+    }
+    exited_[id] = exited_child{s.has_main, s.exitcode, s.reason};
+    exited_order_.push_back(id);
+  }
   if (auto* r = node_.router()) r->peer_gone(id, s.reason);
   node_.names_of_node_gone(id);
   wake(s.start_waiters);
@@ -255,6 +287,19 @@ void process_manager::on_exit(const std::shared_ptr<child>& c) {
     for (auto& f : fs) f();
   }
   node_.idle_check();
+}
+
+bool process_manager::explain_end(down& d) const {
+  auto it = exited_.find(d.actor.node);
+  if (it == exited_.end()) return false;
+  const exited_child& c = it->second;
+  if (c.has_main && d.actor.id == main_actor_id && c.exitcode >= 0) {
+    d.reason = c.exitcode == 0 ? exit_reason::normal : exit_reason::error;
+    d.detail = c.exitcode == 0 ? std::string() : "the main actor's " + c.reason;
+  } else {
+    d.detail = c.reason;  // (a signal, or another actor: gone with its process)
+  }
+  return true;
 }
 
 void process_manager::when_all_ended(std::function<void()> f) {
@@ -268,6 +313,7 @@ bool process_manager::explain_down(node_id peer, const std::string& reason) {
   auto it = children_.find(peer);
   if (it == children_.end()) return false;
   auto c = it->second;
+  if (c->explain) return true;  // already armed: a later send does not push it back
   // The exit status comes through the pidfd in a moment; if the process
   // lives on (it closed the link but did not exit), report the link's reason.
   c->explain = std::make_unique<asio::steady_timer>(node_.io_context(), std::chrono::milliseconds(250));
@@ -275,6 +321,7 @@ bool process_manager::explain_down(node_id peer, const std::string& reason) {
   c->explain->async_wait([this, weak, peer, reason](std::error_code ec) {
     auto c = weak.lock();
     if (ec || !c || c->state->exited) return;
+    auto keep = std::move(c->explain);  // (this handler's timer) a later loss may arm it again
     if (auto* r = node_.router()) r->peer_gone(peer, reason);
   });
   return true;

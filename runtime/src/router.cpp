@@ -213,7 +213,11 @@ void router::try_connect(peer& p) {
     if (t.connect(id)) return;
     p.connecting = false;
   }
-  fail_peer(id, "no transport can reach node " + node_id_string(id));
+  std::string reason = "no transport can reach node " + node_id_string(id);
+  // A child process whose link is gone is about to be reaped: its exit
+  // status says more (and how its main actor ended) than this.
+  if (explainer_ && explainer_(id, reason)) return;
+  fail_peer(id, reason);
 }
 
 void router::flush_pending(peer& p) {
@@ -330,8 +334,11 @@ void router::fail_peer(node_id id, const std::string& reason) {
   }
   std::string text = "node " + node_id_string(id) + " unreachable: " + reason;
   if (gone) {
-    for (auto& [target, watcher] : gone->monitors)
-      (void)node_.post_message(actor_ref{id, target}, watcher, down{actor_ref{id, target}, exit_reason::unreachable, reason}, 0, 0);
+    for (auto& [target, watcher] : gone->monitors) {
+      down d{actor_ref{id, target}, exit_reason::unreachable, reason};
+      if (auto* pm = node_.processes()) pm->explain_end(d);  // a main actor: its exit code tells
+      (void)node_.post_message(d.actor, watcher, std::move(d), 0, 0);
+    }
     node_.dead_letters_ += gone->pending.size();
     wake_blocked(gone->blocked);
     for (auto& [target, f] : gone->flows) wake_blocked(f.blocked);

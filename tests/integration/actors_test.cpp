@@ -107,7 +107,7 @@ TROUPE_ACTOR(fragile);
 TEST_F(process_test, pipe_round_trip_and_eof_when_the_other_end_closes) {
   std::vector<std::string> got;
   bool eof = false;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     auto [mine, theirs] = make_pipe<std::string>(self);
     process p = co_await self.spawn_process();
     co_await self.spawn(p, pipe_echo, theirs);
@@ -130,7 +130,7 @@ TEST_F(process_test, pipe_round_trip_and_eof_when_the_other_end_closes) {
 TEST_F(process_test, pipe_reader_gets_everything_then_eof_when_the_writer_dies) {
   int received = 0;
   bool eof = false;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     auto [reader, writer] = make_pipe<int>(self, false);
     EXPECT_TRUE(reader.readable());
     EXPECT_FALSE(reader.writable());
@@ -155,7 +155,7 @@ TEST_F(process_test, pipe_reader_gets_everything_then_eof_when_the_writer_dies) 
 TEST_F(process_test, queue_with_four_producers_and_four_consumers_delivers_each_item_once) {
   constexpr std::uint64_t per_producer = 2000;
   std::vector<std::uint64_t> all;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     auto q = make_queue<std::uint64_t>(self, 64);
     std::vector<process> procs;
     for (int i = 0; i < 4; ++i) procs.push_back(co_await self.spawn_process());
@@ -181,7 +181,7 @@ TEST_F(process_test, queue_with_four_producers_and_four_consumers_delivers_each_
 
 TEST_F(process_test, joinable_queue_join_returns_only_after_every_task_done) {
   std::size_t done_before_join = 0;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     auto q = make_joinable_queue<int>(self);
     for (int i = 0; i < 2; ++i) {
       process p = co_await self.spawn_process();
@@ -199,7 +199,7 @@ TEST_F(process_test, joinable_queue_join_returns_only_after_every_task_done) {
 
 TEST_F(process_test, queue_timeouts_are_decided_by_the_queue) {
   bool full = false, empty = false, closed = false;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     auto q = make_queue<int>(self, 1);
     co_await q.put(self, 1);
     try {
@@ -225,7 +225,7 @@ TEST_F(process_test, pool_results_equal_a_sequential_run) {
   std::vector<long> mapped, expect;
   long applied = 0;
   std::string star;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     pool p = co_await pool::start(self, {.processes = 2});
     std::vector<long> xs(1000);
     std::iota(xs.begin(), xs.end(), -500);
@@ -257,7 +257,7 @@ TEST_F(process_test, pool_results_equal_a_sequential_run) {
 TEST_F(process_test, an_exception_in_a_task_comes_back_with_its_message) {
   std::string error;
   bool others_fine = false;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     pool p = co_await pool::start(self, {.processes = 2});
     std::vector<int> xs{1, 2, 7, 9};  // (g++ 12 cannot keep an initializer list across co_await)
     try {
@@ -274,7 +274,7 @@ TEST_F(process_test, an_exception_in_a_task_comes_back_with_its_message) {
 
 TEST_F(process_test, a_worker_killed_during_map_is_replaced_and_the_result_is_complete) {
   std::vector<long> got, expect;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     pool p = co_await pool::start(self, {.processes = 2, .batch = 4});
     std::vector<long> xs(2000);
     std::iota(xs.begin(), xs.end(), 0);
@@ -295,7 +295,7 @@ TEST_F(process_test, a_worker_killed_during_map_is_replaced_and_the_result_is_co
 TEST_F(process_test, maxtasksperchild_replaces_workers_and_loses_nothing) {
   std::set<int> pids;
   std::size_t results = 0;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     pool p = co_await pool::start(self, {.processes = 2, .maxtasksperchild = 10, .batch = 2});
     std::vector<int> xs(100, 0);
     auto r = co_await p.map(self, worker_pid, xs, 1);
@@ -311,7 +311,7 @@ TEST_F(process_test, maxtasksperchild_replaces_workers_and_loses_nothing) {
 TEST_F(process_test, supervisor_restarts_a_failing_child_in_another_process) {
   int starts = 0;
   std::optional<down> sup_down;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     process p = co_await self.spawn_process();
     actor_ref me = self.ref();
     std::vector<child_spec> children;
@@ -349,7 +349,7 @@ TROUPE_TASK(is_even);
 TEST_F(process_test, pool_futures_and_streams_work_for_bool_results_and_outlive_a_moved_pool) {
   std::vector<bool> got;
   bool future_value = false;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     pool first = co_await pool::start(self, {.processes = 1});
     auto f = first.apply_async(self, is_even, 4);
     pool p = std::move(first);  // the future does not point into the pool
@@ -380,7 +380,7 @@ TROUPE_ACTOR(blocked_getter);
 TEST_F(process_test, pool_join_returns_after_a_task_kills_its_workers_past_its_retries) {
   std::string error;
   bool joined = false;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     pool p = co_await pool::start(self, {.processes = 2, .retries = 1});
     auto f = p.apply_async(self, crash_worker, 1);
     p.close(self);
@@ -398,7 +398,7 @@ TEST_F(process_test, pool_join_returns_after_a_task_kills_its_workers_past_its_r
 
 TEST_F(process_test, an_item_is_not_handed_to_a_getter_that_died) {
   std::optional<int> got;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     auto q = make_queue<int>(self);
     process p = co_await self.spawn_process();
     co_await self.spawn(p, blocked_getter, q, self.ref());
@@ -437,7 +437,7 @@ TEST_F(process_test, a_throttled_pipe_writer_is_paced_by_a_slow_reader) {
   constexpr int count = 3 * static_cast<int>(detail::flow_window_messages + detail::pipe_capacity);
   int received = 0, reports = 0;
   std::int64_t max_lead = 0;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     auto [reader, writer] = make_pipe<std::string>(self, false);
     process p = co_await self.spawn_process(fast_pipe_writer, writer, count, self.ref());
     // A report of n sent reaches us after those n items reached the
@@ -474,7 +474,7 @@ TEST_F(process_test, a_throttled_pipe_writer_is_paced_by_a_slow_reader) {
 
 TEST_F(process_test, waiting_tasks_fail_when_the_pool_coordinator_is_killed) {
   std::string error;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     pool p = co_await pool::start(self, {.processes = 1});
     auto f = p.apply_async(self, slow_square, 3L);
     self.kill(p.coordinator());

@@ -50,7 +50,7 @@ TEST_F(process_test, a_daemon_blocked_on_a_queue_ends_silently_with_its_program)
   std::uint64_t sum = 0;
   int code = -1;
   std::string err = stderr_of([&] {
-    code = run([&](actor& self) -> task<void> {
+    code = run_program([&](actor& self) -> task<void> {
       auto q = make_joinable_queue<int>(self);
       actor_ref tally = self.spawn([&sum](actor& me) -> task<void> {
         for (;;) sum += (co_await me.receive<seq>())->n;

@@ -77,7 +77,7 @@ TROUPE_ACTOR(env_reporter);
 TEST_F(process_test, braced_temporaries_that_own_memory_travel_inside_co_await) {
   std::string text;
   std::vector<int> values;
-  int code = run([&](actor& self) -> task<void> {
+  int code = run_program([&](actor& self) -> task<void> {
     process p = co_await self.spawn_process();
     actor_ref e = co_await self.spawn(p, job_echo);
     auto r = co_await self.request<job>(e, job{7, long_text, {1, 2, 3}}, 10s);  // braced, owning
@@ -95,7 +95,7 @@ TEST_F(process_test, braced_temporaries_that_own_memory_travel_inside_co_await) 
 
 TEST_F(process_test, designated_option_structs_inside_co_await_own_their_strings_and_lists) {
   std::string reported;
-  int code = run([&](actor& self) -> task<void> {
+  int code = run_program([&](actor& self) -> task<void> {
     process p = co_await self.spawn_process(
         {.name = "a process name longer than any small-string buffer", .env = {{"TROUPE_FORMS_TEST", long_text}}},
         env_reporter, self.ref());
@@ -118,7 +118,7 @@ TEST_F(process_test, designated_option_structs_inside_co_await_own_their_strings
 TEST_F(process_test, a_conditional_inside_co_await_evaluates_one_arm) {
   int made = 0;
   std::string got;
-  int code = run([&](actor& self) -> task<void> {
+  int code = run_program([&](actor& self) -> task<void> {
     auto e = self.spawn(job_echo);
     auto next_job = [&] {
       ++made;
@@ -136,7 +136,7 @@ TEST_F(process_test, a_conditional_inside_co_await_evaluates_one_arm) {
 
 TEST_F(process_test, request_awaiters_in_a_vector_are_awaited_in_place) {
   std::vector<std::uint64_t> got;
-  int code = run([&](actor& self) -> task<void> {
+  int code = run_program([&](actor& self) -> task<void> {
     auto e = self.spawn(job_echo);
     std::vector<request_awaiter<job>> v;
     for (std::uint64_t i = 0; i < 3; ++i) v.push_back(self.request<job>(e, job{i, "x", {}}, 10s));
@@ -152,7 +152,7 @@ TEST_F(process_test, request_awaiters_in_a_vector_are_awaited_in_place) {
 TEST_F(process_test, awaited_sends_and_queue_puts_of_braced_temporaries_arrive_intact) {
   constexpr std::uint64_t count = 50'000;
   std::string report, queued;
-  int code = run([&](actor& self) -> task<void> {
+  int code = run_program([&](actor& self) -> task<void> {
     process p = co_await self.spawn_process();
     actor_ref sink = co_await self.spawn(p, job_sink, self.ref(), count);
     for (std::uint64_t i = 1; i <= count; ++i) co_await self.send(sink, job{i, long_text, {1, 2, 3}});

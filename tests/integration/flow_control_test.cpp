@@ -97,7 +97,7 @@ TEST_F(process_test, a_slow_consumer_in_another_process_paces_a_throttling_produ
   constexpr std::uint64_t count = 300000;
   std::uint64_t sent = 0;
   std::optional<report> r;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     process p = co_await self.spawn_process();
     actor_ref c = co_await self.spawn(p, slow_consumer, self.ref(), count);
     self.spawn(throttled_producer, c, count, &sent);
@@ -114,7 +114,7 @@ TEST_F(process_test, a_slow_receiver_does_not_hold_up_a_fast_one_on_the_same_lin
   constexpr std::uint64_t count = 4 * detail::flow_window_messages;
   std::uint64_t sent_slow = 0, sent_fast = 0, sent_slow_when_fast_done = 0;
   std::optional<report> slow, fast;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     process p = co_await self.spawn_process();
     actor_ref s = co_await self.spawn(p, gated_consumer, self.ref(), count);
     actor_ref f = co_await self.spawn(p, fast_consumer, self.ref(), count);
@@ -139,7 +139,7 @@ TEST_F(process_test, a_slow_receiver_does_not_hold_up_a_fast_one_on_the_same_lin
 TEST_F(process_test, a_pipe_writer_in_a_child_process_is_paced_by_its_reader) {
   constexpr std::uint64_t count = 3 * (detail::flow_window_messages + detail::pipe_capacity);
   std::uint64_t read = 0, max_lead = 0, bad = 0;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     auto [reader, writer] = make_pipe<std::uint64_t>(self, false);
     process p = co_await self.spawn_process(paced_pipe_writer, writer, count, self.ref());
     for (;;) {

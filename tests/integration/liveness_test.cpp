@@ -64,7 +64,7 @@ TEST_F(process_test, a_remote_actor_computing_for_a_long_time_keeps_its_tcp_link
   tcp_env env;  // heartbeat every 100 ms: a silence of 300 ms is death
   std::string reply;
   bool down_seen = true;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     env_list e;
     process p = co_await self.spawn_process(tcp_child(e));
     actor_ref b = co_await self.spawn(p, busy_echo);
@@ -88,7 +88,7 @@ TEST_F(process_test, a_root_computing_for_a_long_time_keeps_its_tcp_links) {
   tcp_env env;
   std::string before, after;
   bool down_seen = true;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     env_list e;
     process p = co_await self.spawn_process(tcp_child(e));
     actor_ref echo = co_await self.spawn(p, plain_echo);
@@ -121,7 +121,7 @@ TEST_F(process_test, a_large_message_sent_before_a_long_computation_arrives_and_
   tcp_env env;
   std::string got;
   bool down_seen = true;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     env_list e;
     process p = co_await self.spawn_process(tcp_child(e));
     actor_ref sizer = co_await self.spawn(p, blob_size);
@@ -147,7 +147,7 @@ TEST_F(process_test, a_large_message_sent_before_a_long_computation_arrives_and_
 TEST_F(process_test, a_frozen_tcp_peer_is_declared_down_by_its_silence) {
   tcp_env env;
   std::optional<down> d;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     env_list e;
     process p = co_await self.spawn_process(tcp_child(e));
     actor_ref echo = co_await self.spawn(p, plain_echo);
@@ -166,7 +166,7 @@ TEST_F(process_test, a_frozen_tcp_peer_is_declared_down_by_its_silence) {
 TEST_F(process_test, a_pool_worker_on_a_tcp_node_computes_for_a_long_time_and_answers) {
   tcp_env env;
   std::vector<long> got;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     env_list e;
     process p = co_await self.spawn_process(tcp_child(e));
     std::vector<node_ref> nodes{p.node()};
@@ -187,7 +187,7 @@ TEST_F(process_test, a_pool_worker_on_a_tcp_node_computes_for_a_long_time_and_an
 TEST_F(process_test, a_pool_that_loses_its_last_worker_fails_its_tasks_at_once) {
   tcp_env env;
   std::string error;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     env_list e;
     process p = co_await self.spawn_process(tcp_child(e));
     std::vector<node_ref> nodes{p.node()};

@@ -217,7 +217,7 @@ TEST_F(process_test, py_pool_of_zero_processes_is_refused_and_not_given_means_on
   std::string why;
   std::size_t default_workers = 0, two_workers = 0;
   long by_default = 0;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     try {
       pool none = co_await pool::start(self, {.processes = 0});
       none.terminate(self);
@@ -247,7 +247,7 @@ TEST_F(process_test, py_pool_with_zero_processes_and_nodes_runs_its_tasks_on_tho
   int host_pid = 0;
   std::set<int> ran_in;
   std::size_t workers = 0, workers_not_given = 0;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     process host = co_await self.spawn_process();
     host_pid = static_cast<int>(host.pid());
     std::vector<node_ref> nodes{host.node()};
@@ -278,7 +278,7 @@ TEST_F(process_test, py_map_imap_and_imap_unordered_of_an_empty_input_are_empty)
   bool imap_empty = false, imap_unordered_empty = false, imap_strings_empty = false;
   std::vector<int> unsized_result;
   long after = 0;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     pool p = co_await pool::start(self, {.processes = 2});
     std::vector<long> none;                // contiguous and plain: the direct path
     std::vector<std::string> no_strings;   // items that need serializing
@@ -322,7 +322,7 @@ TEST_F(process_test, py_an_exception_of_the_input_range_comes_out_of_imap_after_
   std::string map_error, starmap_error;
   long after = 0;
   std::vector<long> mapped_after;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     pool p = co_await pool::start(self, {.processes = 2});
     auto items = std::views::iota(0, 10) | std::views::transform(item_or_raise);
     std::vector<std::string> forms{"imap", "imap chunks of 3", "imap_unordered"};
@@ -377,7 +377,7 @@ TEST_F(process_test, py_an_exception_of_the_input_range_comes_out_of_imap_after_
 TEST_F(process_test, py_a_failed_task_in_imap_raises_in_its_place_and_the_stream_goes_on) {
   std::vector<std::string> ordered;  // results and errors, as next() gave them
   std::multiset<std::string> unordered;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     pool p = co_await pool::start(self, {.processes = 2});
     std::vector<int> xs{1, 2, 3, 4, 5};
     std::vector<bool> orders{true, false};
@@ -419,7 +419,7 @@ TEST_F(process_test, py_get_with_a_timeout_raises_pool_timeout_and_the_task_stil
   long in_time = 0;
   std::string path = temp_path("gate");
   std::remove(path.c_str());
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     pool p = co_await pool::start(self, {.processes = 2});
     pool_future<int> f = p.apply_async(self, py_wait_for_file, path);
     try {
@@ -451,7 +451,7 @@ TEST_F(process_test, py_terminate_with_ten_thousand_queued_tasks_fails_them_and_
   long succeeded = 0, failed = 0, other_errors = 0;
   std::string why, late;
   bool joined = false;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     pool p = co_await pool::start(self, {.processes = 2});
     std::vector<pool_future<long>> fs;
     fs.reserve(count);
@@ -492,7 +492,7 @@ TEST_F(process_test, py_terminate_with_ten_thousand_queued_tasks_fails_them_and_
 TEST_F(process_test, py_maxtasksperchild_replaces_worker_processes) {
   std::vector<int> one_each;
   std::map<int, int> per_pid, per_pid_later;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     pool p = co_await pool::start(self, {.processes = 1, .maxtasksperchild = 1});
     for (int i = 0; i < 3; ++i) one_each.push_back(co_await p.apply(self, py_pid, 0));
     p.close(self);
@@ -534,7 +534,7 @@ TEST_F(process_test, py_maxtasksperchild_replaces_worker_processes) {
 // cannot rebuild the type: pool_task_error carries its name and message.
 TEST_F(process_test, py_a_worker_exception_arrives_with_its_type_name_and_message) {
   std::string oor_type, oor_message, oor_what, custom_type, int_type, map_what, closed_type = "?", closed_what;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     pool p = co_await pool::start(self, {.processes = 2});
     try {
       co_await p.apply(self, py_out_of_range, 3);
@@ -590,7 +590,7 @@ TEST_F(process_test, py_a_bounded_queue_put_waits_while_full_until_another_proce
   std::string taken;
   std::vector<int> rest;
   bool empty_timeout = false, empty_nowait = false;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     auto q = make_queue<int>(self, 2);
     co_await q.put(self, 1);
     co_await q.put(self, 2);
@@ -650,7 +650,7 @@ TEST_F(process_test, py_a_bounded_queue_put_waits_while_full_until_another_proce
 TEST_F(process_test, py_a_get_in_another_process_times_out_when_empty_and_qsize_is_exact) {
   std::string first, second;
   std::size_t size = 0, size_after_gets = 1;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     auto q = make_queue<int>(self);
     process child = co_await self.spawn_process();
     std::int64_t briefly = 20, long_enough = 60000;
@@ -683,7 +683,7 @@ TEST_F(process_test, py_a_get_in_another_process_times_out_when_empty_and_qsize_
 TEST_F(process_test, py_joinable_queue_join_waits_for_every_task_done_across_processes) {
   bool empty_join = false, waited_for_first = false, waited_for_second = false, joined = false;
   std::vector<std::string> taken;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     auto q = make_joinable_queue<int>(self);
     co_await q.join(self);  // nothing put: returns at once
     empty_join = true;
@@ -728,7 +728,7 @@ TEST_F(process_test, py_one_way_pipe_ends_refuse_the_wrong_direction_in_any_proc
   std::string there;
   int received = 0;
   bool eof = false, duplex_both = false, one_way_flags = false;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     auto [reader, writer] = make_pipe<int>(self, false);
     one_way_flags = reader.readable() && !reader.writable() && writer.writable() && !writer.readable();
     auto [a, b] = make_pipe<int>(self);
@@ -797,7 +797,7 @@ TEST_F(process_test, py_pipe_messages_keep_their_boundaries_and_a_16_mib_message
   }
   std::vector<std::string> got;
   bool eof = false;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     auto [mine, theirs] = make_pipe<std::string>(self);
     process child = co_await self.spawn_process();
     co_await self.spawn(child, py_pipe_echo, theirs);
@@ -827,7 +827,7 @@ TEST_F(process_test, py_pipe_poll_waits_and_sees_an_item_or_the_end_once_sent) {
   bool at_once = true, after_wait = true, recv_timed_out = false, sees_item = false, still_there = false,
        after_recv = true, sees_end = false, eof = false;
   std::string item;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     auto [reader, writer] = make_pipe<std::string>(self, false);
     process child = co_await self.spawn_process();
     actor_ref w = co_await self.spawn(child, py_pipe_writer_on_cue, writer);

@@ -31,7 +31,7 @@ TROUPE_ACTOR(remote_doubler);
 
 TEST_F(process_test, a_thousand_outstanding_remote_requests_awaited_in_reverse_order) {
   std::vector<std::uint64_t> got;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     process p = co_await self.spawn_process();
     actor_ref d = co_await self.spawn(p, remote_doubler);
     std::vector<request_awaiter<twice>> pending;
@@ -46,7 +46,7 @@ TEST_F(process_test, a_thousand_outstanding_remote_requests_awaited_in_reverse_o
 
 TEST_F(process_test, outstanding_requests_to_three_processes_awaited_in_turn) {
   std::vector<std::uint64_t> got;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     std::vector<process> procs;
     std::vector<actor_ref> targets;
     for (int i = 0; i < 3; ++i) {

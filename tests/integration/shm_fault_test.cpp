@@ -39,7 +39,7 @@ TROUPE_ACTOR(deaf);
 TEST_F(process_test, a_writer_killed_mid_frame_never_yields_a_torn_message) {
   std::mt19937 rng(42);
   int rounds_with_down = 0, corrupt = 0, received = 0;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     for (int round = 0; round < 5; ++round) {
       process p = co_await self.spawn_process();
       actor_ref w = co_await self.spawn(p, blob_stream, self.ref(), std::uint32_t{3u << 20});
@@ -82,7 +82,7 @@ TEST_F(process_test, a_reader_killed_while_the_writer_waits_for_room_frees_the_w
   std::uint64_t sent = 0, sent_at_kill = 0;
   bool waiting = false, stalled = false, finished = false;
   std::optional<down> d;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     process p = co_await self.spawn_process();
     actor_ref sink = co_await self.spawn(p, deaf);
     self.monitor(sink);
@@ -140,7 +140,7 @@ TEST_F(process_test, segments_of_dead_processes_are_removed_when_a_node_starts) 
   fd = ::shm_open(("/" + live).c_str(), O_CREAT | O_RDWR, 0600);
   ASSERT_GE(fd, 0);
   ::close(fd);
-  run([](actor&) -> task<void> { co_return; });  // a node starts: its shm transport cleans up
+  run_program([](actor&) -> task<void> { co_return; });  // a node starts: its shm transport cleans up
   auto left = troupe_segments(true);
   EXPECT_EQ(std::count(left.begin(), left.end(), name), 0);
   EXPECT_EQ(std::count(left.begin(), left.end(), live), 1);

@@ -70,7 +70,7 @@ TROUPE_ACTOR(flooder);
 
 TEST_F(process_test, messages_from_one_sender_arrive_in_order_across_processes) {
   std::uint64_t received = 0, out_of_order = 0;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     process p = co_await self.spawn_process();
     co_await self.spawn(p, numbered_sender, self.ref(), std::uint32_t{1}, std::uint64_t{200000});
     std::uint64_t expect = 0;
@@ -90,7 +90,7 @@ TEST_F(process_test, a_burst_sent_before_the_link_is_up_arrives_whole_and_in_ord
   // The receiver also talks back (monitor), which opens a second link the
   // other way while the sender's queue drains.
   std::uint64_t received = 0, out_of_order = 0;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     process p = co_await self.spawn_process(burst_sender, self.ref(), std::uint64_t{150000});
     auto who = co_await self.receive<actor_ref>();
     self.monitor(*who);
@@ -112,7 +112,7 @@ TEST_F(process_test, many_senders_in_four_processes_lose_and_duplicate_nothing) 
   constexpr std::uint64_t per_sender = 50000;
   std::map<std::uint32_t, std::uint64_t> next;  // per sender: the next number expected
   std::uint64_t bad = 0, total = 0;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     std::vector<process> procs;
     for (int i = 0; i < 4; ++i) procs.push_back(co_await self.spawn_process());
     std::uint32_t id = 0;
@@ -140,7 +140,7 @@ TEST_F(process_test, many_senders_in_four_processes_lose_and_duplicate_nothing) 
 TEST_F(process_test, a_64_mib_message_crosses_the_ring_both_ways) {
   std::uint64_t sent_sum = 0, got_sum = 0, reported = 0;
   std::size_t got_size = 0;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     process p = co_await self.spawn_process();
     actor_ref e = co_await self.spawn(p, blob_echo);
     blob b;
@@ -161,7 +161,7 @@ TEST_F(process_test, a_slow_consumer_keeps_the_producers_memory_bounded) {
   constexpr std::uint64_t count = 100000;  // 400 MiB through the ring
   long growth_kib = -1;
   std::uint64_t consumed = 0;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     process p = co_await self.spawn_process();
     co_await self.spawn(p, flooder, self.ref(), count);
     for (;;) {
@@ -197,7 +197,7 @@ TEST_F(process_test, two_throttled_senders_to_one_slow_process_both_finish) {
   // sender's frame drained the link.
   int finished = 0;
   bool sink_done = false;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     process p = co_await self.spawn_process();
     constexpr std::uint64_t per_sender = 3000;
     actor_ref sink = co_await self.spawn(p, slow_sink, self.ref(), 2 * per_sender);
@@ -222,7 +222,7 @@ TEST_F(process_test, a_request_to_a_gone_node_fails_and_the_program_goes_on) {
   // deadlocked (exit code 2) while the requester was still running.
   std::optional<request_errc> code;
   bool after = false;
-  int exit_code = run([&](actor& self) -> task<void> {
+  int exit_code = run_program([&](actor& self) -> task<void> {
     process p = co_await self.spawn_process();
     actor_ref e = co_await self.spawn(p, slow_sink, self.ref(), std::uint64_t{1});
     p.kill();

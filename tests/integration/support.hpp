@@ -27,7 +27,7 @@ inline std::vector<std::uint64_t> clusters;
 
 /// Runs `root` as the root actor of a fresh troupe program in this process.
 template <class F>
-int run(F&& root) {
+int run_program(F&& root) {
   return troupe::run(itest::argc, itest::argv, [&root](troupe::actor& self) {
     clusters.push_back(self.node().cluster_id());
     return root(self);

@@ -192,7 +192,7 @@ class proxy {
 TEST_F(process_test, a_node_joined_over_tcp_runs_remote_actors_and_answers_by_name) {
   tcp_env env;
   std::string reply, by_name;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     env_list plain_env;
     process p = co_await self.spawn_process(tcp_child(plain_env));
     actor_ref e = co_await self.spawn(p, tcp_echo);
@@ -215,7 +215,7 @@ TEST_F(process_test, a_node_with_the_wrong_secret_is_refused) {
   tcp_env env;
   std::string error;
   std::string after;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     try {
       env_list env{{"TROUPE_COOKIE", "not-the-secret"}};
       process bad = co_await self.spawn_process(tcp_child(env));
@@ -240,7 +240,7 @@ TEST_F(process_test, hostile_clients_are_dropped_and_the_node_keeps_serving) {
   std::vector<std::string> results;
   std::string reply;
   std::uint64_t got_after_bad = 0;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     env_list plain_env;
     process good = co_await self.spawn_process(tcp_child(plain_env));
     actor_ref e = co_await self.spawn(good, tcp_echo);
@@ -325,7 +325,7 @@ TEST_F(process_test, a_silent_peer_is_declared_down_by_heartbeat_and_a_cut_link_
   tcp_env env;
   std::optional<down> first_down;
   std::string after;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     proxy px(listen_port(self));
     // The child joins through the proxy; it also listens itself.
     env_list env{{"TROUPE_JOIN", "127.0.0.1:" + std::to_string(px.port())}};
@@ -350,7 +350,7 @@ TEST_F(process_test, a_cut_connection_gives_down_and_then_reconnects) {
   tcp_env env;
   std::optional<down> d1;
   std::string after;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     proxy px(listen_port(self));
     env_list env{{"TROUPE_JOIN", "127.0.0.1:" + std::to_string(px.port())}};
     process p = co_await self.spawn_process(tcp_child(env));
@@ -420,7 +420,7 @@ TEST_F(process_test, a_process_started_by_a_joined_node_reaches_the_root_from_it
   tcp_env env;
   int found = 0;
   std::string summary;
-  run([&](actor& self) -> task<void> {
+  run_program([&](actor& self) -> task<void> {
     self.register_name("tcp-root");
     env_list e;
     process p = co_await self.spawn_process(tcp_child(e), grandparent, 6);

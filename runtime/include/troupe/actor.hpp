@@ -8,6 +8,7 @@
 #include <troupe/detail/blocking_pool.hpp>
 #include <troupe/detail/envelope.hpp>
 #include <troupe/detail/flow_control.hpp>
+#include <troupe/detail/join_messages.hpp>
 #include <troupe/detail/message_handler.hpp>
 #include <troupe/detail/reply_table.hpp>
 #include <troupe/errors.hpp>
@@ -241,6 +242,11 @@ class [[nodiscard]] spawn_process_awaiter {
     static_assert(detail::always_false<D>, TROUPE_DETAIL_AWAIT_SPAWN_PROCESS);
     return node_ref{};
   }
+  template <class D = void>
+  actor_ref main_actor(D* = nullptr) const {
+    static_assert(detail::always_false<D>, TROUPE_DETAIL_AWAIT_SPAWN_PROCESS);
+    return actor_ref{};
+  }
   template <class... D>
   void join(D&&...) const {
     static_assert(detail::always_false<D...>, TROUPE_DETAIL_AWAIT_SPAWN_PROCESS);
@@ -277,6 +283,24 @@ class [[nodiscard]] lookup_awaiter {
  private:
   std::optional<actor_ref> found_;
   std::optional<request_awaiter<detail::sys::lookup_reply>> req_;
+};
+
+/// Awaitable returned by actor::join_all: a `down` per actor, in the order
+/// given, once all have ended (Timed: empty if the timeout came first).
+template <bool Timed>
+class [[nodiscard]] join_all_awaiter {
+ public:
+  using result_type = std::conditional_t<Timed, std::optional<std::vector<down>>, std::vector<down>>;
+  join_all_awaiter(actor& self, actor_ref helper, std::optional<request_awaiter<detail::join_reply>> req) noexcept
+      : self_(&self), helper_(helper), req_(std::move(req)) {}
+  bool await_ready() noexcept { return !req_ || req_->await_ready(); }
+  void await_suspend(std::coroutine_handle<> h) { req_->await_suspend(h); }
+  result_type await_resume();
+
+ private:
+  actor* self_;
+  actor_ref helper_;
+  std::optional<request_awaiter<detail::join_reply>> req_;  ///< none: nothing to wait for
 };
 
 /// Awaitable returned by actor::run_blocking: the function's result, or
@@ -483,6 +507,14 @@ class actor : public detail::pooled {
                   "not a lambda: the new process starts it by its name");
     return spawn_process();
   }
+
+  /// Waits until every actor in `actors` (of this node or any other) has
+  /// ended, and gives how each ended: a `down` per actor, in the order
+  /// given. A helper actor does the monitoring, so this actor's own
+  /// monitors and mailbox are left as they are.
+  join_all_awaiter<false> join_all(std::vector<actor_ref> actors);
+  /// Same, giving up after `timeout`: the result is empty then.
+  join_all_awaiter<true> join_all(std::vector<actor_ref> actors, duration timeout);
 
   /// Looks a name up on this node, then in the whole cluster.
   lookup_awaiter lookup(std::string name, duration timeout = std::chrono::seconds(5));

@@ -176,6 +176,12 @@ class node {
   // scheduling
   void make_ready(actor* a) noexcept;
   void unlink_ready(actor* a) noexcept;
+  // Keeps a just-started actor off the ready queue until release() (a
+  // process's main actor, until its node has reached the cluster).
+  void hold(actor* a) noexcept {
+    if (a->ready_) unlink_ready(a);
+  }
+  void release(actor* a) noexcept { make_ready(a); }
   void wake(actor* a) noexcept;
   void post_drain();
   void drain();

@@ -53,6 +53,9 @@ struct process_exit {
 
 namespace detail {
 struct process_state;
+/// A process's main actor is the first actor its node starts, so its
+/// parent knows the address before the process runs.
+inline constexpr actor_id main_actor_id = (actor_id{1} << 32) | 1;
 }
 
 class process {
@@ -64,6 +67,10 @@ class process {
   pid_t pid() const noexcept;
   const std::string& name() const noexcept;
   node_ref node() const noexcept;
+  /// The address of the process's main actor (given to spawn_process), at
+  /// once: what is sent to it before the process has joined waits for it.
+  /// Empty for a process started without one.
+  actor_ref main_actor() const noexcept;
   bool daemon() const noexcept;
   /// False once the process has ended (any cause).
   bool is_alive() const noexcept;

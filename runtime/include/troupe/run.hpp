@@ -31,31 +31,57 @@ void register_transport(std::function<std::unique_ptr<transport>()> make);
 /// node down. Returns 0 when the root returns normally (or the int it
 /// returns), 1 when an exception escapes it (printed on stderr), 2 when the
 /// program deadlocks (every actor waits and nothing can wake one).
+///
+/// In a process started by spawn_process it serves as a worker node
+/// instead, and ends that process when done: it never returns there, so
+/// code after it in `main` (and a later troupe::run) runs only in the
+/// process the user started. It may be called several times in one
+/// program, one after another (a benchmark's rounds, say).
 int run_root(int argc, char** argv, root_function root, node_options opts = {});
+/// Same, with the command line this process was started with (for
+/// --troupe-listen and --troupe-join, and for the processes it starts).
+int run_root(root_function root, node_options opts = {});
+
+namespace detail {
+template <class F>
+root_function make_root(F&& root) {
+  using R = std::invoke_result_t<F&, actor&>;
+  if constexpr (std::is_same_v<R, task<int>>) {
+    return root_function(std::forward<F>(root));
+  } else if constexpr (std::is_same_v<R, task<void>>) {
+    return [f = std::forward<F>(root)](actor& self) -> task<int> {
+      co_await f(self);
+      co_return 0;
+    };
+  } else {
+    static_assert(always_false<R>,
+                  "troupe::run: the root is fn(actor&) returning troupe::task<void> or troupe::task<int>; it must be "
+                  "a coroutine (a lambda needs `-> troupe::task<void>` and a co_await or co_return)");
+    return root_function();
+  }
+}
+}  // namespace detail
 
 inline int run(int argc, char** argv, std::nullptr_t, node_options opts = {}) {
   return run_root(argc, argv, root_function(), opts);
 }
 
+/// The program's one shape, for one process or many:
+///
+///   int main(int argc, char** argv) {
+///     return troupe::run(argc, argv, [](troupe::actor& self) -> troupe::task<void> { ... });
+///   }
 template <class F>
+  requires std::is_invocable_v<F&, actor&>
 int run(int argc, char** argv, F&& root, node_options opts = {}) {
-  using R = std::invoke_result_t<F&, actor&>;
-  if constexpr (std::is_same_v<R, task<int>>) {
-    return run_root(argc, argv, root_function(std::forward<F>(root)), opts);
-  } else if constexpr (std::is_same_v<R, task<void>>) {
-    return run_root(
-        argc, argv,
-        [f = std::forward<F>(root)](actor& self) -> task<int> {
-          co_await f(self);
-          co_return 0;
-        },
-        opts);
-  } else {
-    static_assert(detail::always_false<R>,
-                  "troupe::run: the root is fn(actor&) returning troupe::task<void> or troupe::task<int>; it must be "
-                  "a coroutine (a lambda needs `-> troupe::task<void>` and a co_await or co_return)");
-    return 1;
-  }
+  return run_root(argc, argv, detail::make_root(std::forward<F>(root)), opts);
+}
+
+/// Same, where `main` takes no arguments: `return troupe::run(root);`.
+template <class F>
+  requires std::is_invocable_v<F&, actor&>
+int run(F&& root, node_options opts = {}) {
+  return run_root(detail::make_root(std::forward<F>(root)), opts);
 }
 
 }  // namespace troupe

@@ -5,6 +5,7 @@
 
 #include <troupe/detail/byte_buffer.hpp>
 #include <troupe/detail/process_state.hpp>
+#include <troupe/errors.hpp>
 #include <troupe/process.hpp>
 
 #include <functional>
@@ -48,6 +49,12 @@ class process_manager {
   /// Router hook: a link to `peer` went down. True when `peer` is a child
   /// whose exit status will explain it (the manager reports it itself).
   bool explain_down(node_id peer, const std::string& reason);
+  /// How an actor of a child that has exited ended, as far as its exit
+  /// status tells: the main actor of a process that exited with code 0
+  /// ended normally, with another code in error; any other is gone with
+  /// its process (the detail says how it ended). Rewrites `d` (an
+  /// `unreachable` down) and returns true when it knows better.
+  bool explain_end(down& d) const;
   /// At the end of the program: terminate daemonic children, ask serving
   /// ones to shut down, and let those with a main actor finish.
   void shutdown_children();
@@ -56,6 +63,14 @@ class process_manager {
   std::size_t alive() const noexcept;
   /// Kills every child at once (the program is failing).
   void kill_children() noexcept;
+
+  /// Worker side: starts the main actor `name` (serialized arguments, hex)
+  /// as this node's first actor, so that its address is
+  /// {node, main_actor_id}, which the parent knew before the process ran.
+  /// It is held off the ready queue until release_main(): it runs only
+  /// once this node reaches the cluster. Throws spawn_error.
+  actor_ref start_main(const std::string& name, const std::string& hex_args);
+  void release_main() noexcept;
 
   /// Worker side: watch the parent; `gone` runs once it has died.
   void watch_parent(pid_t parent, std::function<void()> gone);
@@ -71,6 +86,17 @@ class process_manager {
   struct parent_watch;
   std::unique_ptr<parent_watch> parent_;
   std::vector<std::function<void()>> all_ended_;
+  actor_ref main_;
+  bool main_held_ = false;
+  // Children that have exited lately: node -> how (a monitor placed just
+  // after may still ask).
+  struct exited_child {
+    bool has_main = false;
+    int exitcode = 0;
+    std::string reason;
+  };
+  std::unordered_map<node_id, exited_child> exited_;
+  std::vector<node_id> exited_order_;  // oldest first, at most 256
 };
 
 /// Hex for arguments carried in the environment.

@@ -129,6 +129,23 @@ actor_ref remote_spawn_awaiter<R>::await_resume() {
   }
 }
 
+template <bool Timed>
+typename join_all_awaiter<Timed>::result_type join_all_awaiter<Timed>::await_resume() {
+  if (!req_) return std::vector<down>{};
+  try {
+    auto r = req_->await_resume();
+    return std::move(r->downs);
+  } catch (const request_error& e) {
+    if constexpr (Timed) {
+      if (e.code() == request_errc::timeout) {
+        self_->kill(helper_);  // nobody is left to answer
+        return std::nullopt;
+      }
+    }
+    throw;
+  }
+}
+
 template <class... P, class... A>
 spawn_process_awaiter actor::spawn_process(process_options opts, task<void> (*main)(actor&, P...), A&&... args) {
   const detail::actor_factory* f = detail::find_actor_factory(detail::erase_function(main));
