@@ -58,8 +58,9 @@ double pool_map_items_per_s() {
   return rate;
 }
 
-// The lecture's loop (see examples/countdown): a counter in memory.
-std::uint64_t countdown(std::uint64_t start) {
+// The lecture's loop (see examples/countdown): a counter in memory. Out of
+// line, so the sequential phase and the workers run the same code.
+[[gnu::noinline]] std::uint64_t countdown(std::uint64_t start) {
   volatile std::uint64_t c = start;
   std::uint64_t steps = 0;
   while (c > 0) {

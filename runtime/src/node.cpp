@@ -316,11 +316,14 @@ detail::envelope* node::take(actor* a, const detail::wait_state& w) noexcept {
 
 // --- credit for senders on other nodes (see detail/flow_control.hpp) ---------
 
-void node::taken(actor* a, const detail::envelope* e) noexcept {
+void node::taken_from_another(actor* a, const detail::envelope* e) noexcept {
   detail::credit_owed* o = nullptr;
   for (auto& x : a->owed_)
     if (x.from == e->sender.node) o = &x;
-  if (!o) {
+  if (o) {
+    std::swap(*o, a->owed_.back());  // the next message is likely from it too
+    o = &a->owed_.back();
+  } else {
     try {
       o = &a->owed_.emplace_back();
     } catch (...) {

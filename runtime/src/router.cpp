@@ -175,8 +175,7 @@ bool router::send(actor_ref from, actor_ref to, const message_type& t, const voi
   return result || over_window;
 }
 
-flow& router::flow_for(peer& p, actor_id to) {
-  if (last_flow_ && last_flow_actor_ == to && last_flow_node_ == p.id) return *last_flow_;
+flow& router::find_flow(peer& p, actor_id to) {
   flow& f = p.flows[to];
   last_flow_ = &f;
   last_flow_node_ = p.id;

@@ -160,7 +160,22 @@ class node {
   detail::envelope* take(actor* a, const detail::wait_state& w) noexcept;
   void dead_letter(detail::envelope* e, actor_ref to, const char* why) noexcept;
   /// `a` took `e`, which came from another node: count it for credit.
-  void taken(actor* a, const detail::envelope* e) noexcept;
+  // A message from another node left `a`'s mailbox: count it toward the
+  // credit owed to that node (inline for the usual case: the sender's node
+  // is the one counted last).
+  void taken(actor* a, const detail::envelope* e) noexcept {
+    if (!a->owed_.empty()) {
+      detail::credit_owed& o = a->owed_.back();
+      if (o.from == e->sender.node) {
+        ++o.messages;
+        o.bytes += e->wire_size;
+        if (o.messages >= detail::credit_batch_messages || o.bytes >= detail::credit_batch_bytes) pay(a, o);
+        return;
+      }
+    }
+    taken_from_another(a, e);
+  }
+  void taken_from_another(actor* a, const detail::envelope* e) noexcept;
   void pay(actor* a, detail::credit_owed& o) noexcept;
   /// Hands back all the credit `a` owes (it ends).
   void pay_all_credit(actor* a) noexcept;

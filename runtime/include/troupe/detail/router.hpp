@@ -129,7 +129,11 @@ class router final : public transport_host {
   void flush_pending(peer& p);
   void fail_peer(node_id id, const std::string& reason);
   void wake_blocked(blocked_list& l) noexcept;
-  flow& flow_for(peer& p, actor_id to);
+  flow& flow_for(peer& p, actor_id to) {
+    if (last_flow_ && last_flow_actor_ == to && last_flow_node_ == p.id) return *last_flow_;
+    return find_flow(p, to);
+  }
+  flow& find_flow(peer& p, actor_id to);
   void forget_flows() noexcept { last_flow_ = nullptr; }
   void credited(node_id from, actor_id target, std::uint32_t messages, std::uint64_t bytes);
   bool congested(const peer& p) const noexcept;
