@@ -62,6 +62,9 @@ const std::pair<const char*, std::pair<const char*, const char*>> ratio_defs[] =
     {"shm_rtt_vs_raw_ring", {"shm_rtt_ns", "raw_ring_rtt_ns"}},
     {"tcp_msgs_vs_raw_tcp", {"tcp_msgs_per_s", "raw_tcp_msgs_per_s"}},
     {"tcp_rtt_vs_raw_tcp", {"tcp_rtt_ns", "raw_tcp_rtt_ns"}},
+    // speedups: the time in one process over the time in several
+    {"savina_big_2proc_speedup", {"savina_big_ms", "savina_big_2proc_ms"}},
+    {"savina_big_4proc_speedup", {"savina_big_ms", "savina_big_4proc_ms"}},
 };
 
 int main(int argc, char** argv) {

@@ -1,33 +1,19 @@
+#include <troupe/transport/detail/byte_order.hpp>
 #include <troupe/transport/frame.hpp>
 
-#include <bit>
 #include <cstring>
 
 namespace troupe {
 namespace {
 
-// Little-endian on the wire; on little-endian machines a plain copy.
+// Little-endian on the wire (detail/byte_order.hpp).
 template <class T>
 void put(std::byte* p, T v) noexcept {
-  if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(p, &v, sizeof(T));
-  } else {
-    for (std::size_t i = 0; i < sizeof(T); ++i)
-      p[i] = static_cast<std::byte>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xff);
-  }
+  detail::store_le<T>(p, v);
 }
-
 template <class T>
 T get(const std::byte* p) noexcept {
-  if constexpr (std::endian::native == std::endian::little) {
-    T v;
-    std::memcpy(&v, p, sizeof(T));
-    return v;
-  } else {
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < sizeof(T); ++i) v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
-    return static_cast<T>(v);
-  }
+  return detail::load_le<T>(p);
 }
 
 // Layout (offsets in bytes):

@@ -1,6 +1,7 @@
 #include "ring.hpp"
 
 #include <troupe/detail/byte_buffer.hpp>
+#include <troupe/transport/detail/byte_order.hpp>
 #include <troupe/transport/shm.hpp>
 
 #include <asio/io_context.hpp>
@@ -583,15 +584,18 @@ bool shm_link::flush_outbox(bool notify) {
 
 void shm_link::deliver_compact(std::span<const std::byte> bytes) {
   if (bytes.size() < shm_detail::compact_header_size) return fail("short compact record from node " + hex(peer_));
+  // The fields are the frame header's, copied as they were encoded:
+  // little-endian (send() above).
   frame_header h;
-  std::uint8_t zero[3];
-  std::memcpy(&h.payload_size, bytes.data() + 0, 4);
-  std::memcpy(&h.flags, bytes.data() + 4, 1);
-  std::memcpy(zero, bytes.data() + 5, 3);
-  std::memcpy(&h.type, bytes.data() + 8, 8);
-  std::memcpy(&h.dst_actor, bytes.data() + 16, 8);
-  std::memcpy(&h.src_actor, bytes.data() + 24, 8);
-  std::memcpy(&h.correlation, bytes.data() + 32, 8);
+  const std::byte* p = bytes.data();
+  std::uint8_t zero[3] = {detail::load_le<std::uint8_t>(p + 5), detail::load_le<std::uint8_t>(p + 6),
+                          detail::load_le<std::uint8_t>(p + 7)};
+  h.payload_size = detail::load_le<std::uint32_t>(p + 0);
+  h.flags = detail::load_le<std::uint8_t>(p + 4);
+  h.type = detail::load_le<std::uint64_t>(p + 8);
+  h.dst_actor = detail::load_le<std::uint64_t>(p + 16);
+  h.src_actor = detail::load_le<std::uint64_t>(p + 24);
+  h.correlation = detail::load_le<std::uint64_t>(p + 32);
   if (h.payload_size != bytes.size() - shm_detail::compact_header_size || (h.flags & ~frame_flags::known) ||
       zero[0] | zero[1] | zero[2] || h.payload_size > t_.host().limits().max_payload)
     return fail("garbled compact record from node " + hex(peer_));

@@ -1,6 +1,7 @@
 #include "heartbeat_thread.hpp"
 
 #include <troupe/detail/byte_buffer.hpp>
+#include <troupe/transport/detail/byte_order.hpp>
 #include <troupe/transport/tcp.hpp>
 
 #include <asio/connect.hpp>
@@ -53,34 +54,26 @@ struct hs_msg {
 
   void encode(std::array<std::byte, size>& out) const {
     out.fill(std::byte{0});
-    auto put = [&](std::size_t at, std::uint64_t v, int n) {
-      for (int i = 0; i < n; ++i) out[at + i] = std::byte((v >> (8 * i)) & 0xff);
-    };
-    put(0, hs_magic, 4);
-    put(4, version, 2);
-    put(6, type, 2);
-    put(8, node, 8);
+    detail::store_le<std::uint32_t>(&out[0], hs_magic);
+    detail::store_le<std::uint16_t>(&out[4], version);
+    detail::store_le<std::uint16_t>(&out[6], type);
+    detail::store_le<std::uint64_t>(&out[8], node);
     std::memcpy(&out[16], format.data(), format.size());
     std::memcpy(&out[32], nonce.data(), nonce.size());
-    put(64, listen_port, 2);
+    detail::store_le<std::uint16_t>(&out[64], listen_port);
     std::memcpy(&out[66], listen_host.data(), std::min<std::size_t>(listen_host.size(), 63));
     std::memcpy(&out[130], proof.data(), proof.size());
     std::memcpy(&out[162], reason.data(), std::min<std::size_t>(reason.size(), 93));
   }
   // Returns an error text, or empty when well formed.
   std::string decode(const std::array<std::byte, size>& in) {
-    auto get = [&](std::size_t at, int n) {
-      std::uint64_t v = 0;
-      for (int i = 0; i < n; ++i) v |= std::uint64_t(std::to_integer<unsigned>(in[at + i])) << (8 * i);
-      return v;
-    };
-    if (get(0, 4) != hs_magic) return "not a troupe node (bad handshake magic)";
-    version = static_cast<std::uint16_t>(get(4, 2));
-    type = static_cast<std::uint16_t>(get(6, 2));
-    node = get(8, 8);
+    if (detail::load_le<std::uint32_t>(&in[0]) != hs_magic) return "not a troupe node (bad handshake magic)";
+    version = detail::load_le<std::uint16_t>(&in[4]);
+    type = detail::load_le<std::uint16_t>(&in[6]);
+    node = detail::load_le<std::uint64_t>(&in[8]);
     std::memcpy(format.data(), &in[16], format.size());
     std::memcpy(nonce.data(), &in[32], nonce.size());
-    listen_port = static_cast<std::uint16_t>(get(64, 2));
+    listen_port = detail::load_le<std::uint16_t>(&in[64]);
     auto text = [&](std::size_t at, std::size_t max) {
       const char* p = reinterpret_cast<const char*>(&in[at]);
       return std::string(p, strnlen(p, max));
@@ -481,10 +474,8 @@ void tcp_link::on_frame(const frame_header& h, std::span<const std::byte> payloa
     // entries: u64 node, u16 port, u8 host length, host
     std::size_t at = 0;
     while (at + 11 <= payload.size()) {
-      std::uint64_t n = 0;
-      for (int i = 0; i < 8; ++i) n |= std::uint64_t(std::to_integer<unsigned>(payload[at + i])) << (8 * i);
-      std::uint16_t port = static_cast<std::uint16_t>(std::to_integer<unsigned>(payload[at + 8]) |
-                                                      std::to_integer<unsigned>(payload[at + 9]) << 8);
+      std::uint64_t n = detail::load_le<std::uint64_t>(payload.data() + at);
+      std::uint16_t port = detail::load_le<std::uint16_t>(payload.data() + at + 8);
       std::size_t len = std::to_integer<std::size_t>(payload[at + 10]);
       if (at + 11 + len > payload.size()) break;
       std::string host(reinterpret_cast<const char*>(payload.data() + at + 11), len);
@@ -643,9 +634,8 @@ void tcp_link::send_directory(const std::vector<std::pair<node_id, tcp_endpoint>
   detail::byte_buffer p;
   for (auto& [n, e] : entries) {
     std::byte b[11];
-    for (int i = 0; i < 8; ++i) b[i] = std::byte((n >> (8 * i)) & 0xff);
-    b[8] = std::byte(e.port & 0xff);
-    b[9] = std::byte(e.port >> 8);
+    detail::store_le<std::uint64_t>(b, n);
+    detail::store_le<std::uint16_t>(b + 8, e.port);
     std::size_t len = std::min<std::size_t>(e.host.size(), 255);
     b[10] = std::byte(len);
     p.append(b, sizeof b);
