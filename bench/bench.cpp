@@ -60,6 +60,7 @@ const std::pair<const char*, std::pair<const char*, const char*>> ratio_defs[] =
     {"shm_awaited_send_vs_send_throttle", {"shm_msgs_per_s", "shm_send_throttle_msgs_per_s"}},
     {"inproc_rtt_handlers_vs_get_if", {"inproc_rtt_handlers_ns", "inproc_rtt_get_if_ns"}},
     {"shm_rtt_vs_raw_ring", {"shm_rtt_ns", "raw_ring_rtt_ns"}},
+    {"shm_oversubscribed_vs_one_sender", {"shm_msgs_per_s_oversubscribed", "shm_msgs_per_s"}},
     {"tcp_msgs_vs_raw_tcp", {"tcp_msgs_per_s", "raw_tcp_msgs_per_s"}},
     {"tcp_rtt_vs_raw_tcp", {"tcp_rtt_ns", "raw_tcp_rtt_ns"}},
     // speedups: the time in one process over the time in several

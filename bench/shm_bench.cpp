@@ -7,6 +7,11 @@
 #include <boost/serialization/string.hpp>
 #include <boost/serialization/vector.hpp>
 #include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <sched.h>
+#include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -38,6 +43,10 @@ struct shm_ping {
 struct shm_peak {
   double mb = 0;
 };
+struct shm_cpu {
+  double seconds = 0;
+};
+struct shm_done {};
 
 }  // namespace
 
@@ -46,6 +55,8 @@ TROUPE_MESSAGE(shm_record);
 TROUPE_MESSAGE(shm_chunk);
 TROUPE_MESSAGE(shm_ping);
 TROUPE_MESSAGE(shm_peak);
+TROUPE_MESSAGE(shm_cpu);
+TROUPE_MESSAGE(shm_done);
 
 namespace {
 
@@ -149,6 +160,82 @@ double shm_rtt_p99_ns() {
   return static_cast<double>(last_rtts[last_rtts.size() * 99 / 100]);
 }
 
+// Both processes of the ping-pong on one core (the child inherits the
+// affinity): each one-way message waits until the other process gets the
+// core, so what matters is how soon an idle process gives it away.
+double rtt_one_core() {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  if (::sched_setaffinity(0, sizeof one, &one) != 0) return -1;
+  return shm_rtt_ns();
+}
+bench::child_registrar c2("shm_rtt_one_core_ns", rtt_one_core);
+double shm_rtt_one_core_ns() { return bench::run_child("shm_rtt_one_core_ns"); }
+
+// Four sender processes to one receiver (this process): five busy processes
+// on the machine's cores. Messages/s counted at the receiver.
+double shm_msgs_per_s_oversubscribed() {
+  constexpr int senders = 4;
+  constexpr std::uint64_t per_sender = 2'500'000;
+  double per_s = 0;
+  program([&](actor& self) -> task<void> {
+    std::vector<process> ps;
+    for (int i = 0; i < senders; ++i) ps.push_back(co_await self.spawn_process());
+    for (auto& p : ps) co_await self.spawn(p, send_msg64, self.ref(), per_sender);
+    co_await self.receive<shm_msg64>();
+    auto t0 = clk::now();
+    for (std::uint64_t i = 1; i < senders * per_sender; ++i) co_await self.receive<shm_msg64>();
+    per_s = (senders * per_sender - 1) / std::chrono::duration<double>(clk::now() - t0).count();
+  });
+  return per_s;
+}
+
+double cpu_seconds_of_this_process() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
+}
+
+// Answers each ping; on shm_done reports the CPU time this process has used.
+task<void> idle_peer(actor& self) {
+  for (;;) {
+    auto m = co_await self.receive<shm_ping, shm_done>();
+    if (m.is<shm_done>())
+      self.send(m.sender(), shm_cpu{cpu_seconds_of_this_process()});
+    else
+      self.send(m.sender(), *m.get_if<shm_ping>());
+  }
+}
+TROUPE_ACTOR(idle_peer);
+
+// Two processes exchange traffic, then stay silent: after 100 ms of
+// silence, the CPU share (percent of one core) the busier of the two uses
+// over the next second.
+double shm_idle_cpu_percent() {
+  double percent = -1;
+  program([&](actor& self) -> task<void> {
+    process p = co_await self.spawn_process();
+    actor_ref e = co_await self.spawn(p, idle_peer);
+    for (std::uint64_t i = 0; i < 10'000; ++i) {
+      self.send(e, shm_ping{i});
+      co_await self.receive<shm_ping>();
+    }
+    co_await self.sleep_for(std::chrono::milliseconds(100));
+    self.send(e, shm_done{});
+    double theirs0 = (co_await self.receive<shm_cpu>())->seconds;
+    double ours0 = cpu_seconds_of_this_process();
+    auto t0 = clk::now();
+    co_await self.sleep_for(std::chrono::seconds(1));
+    self.send(e, shm_done{});
+    double theirs1 = (co_await self.receive<shm_cpu>())->seconds;
+    double ours1 = cpu_seconds_of_this_process();
+    double wall = std::chrono::duration<double>(clk::now() - t0).count();
+    percent = 100 * std::max(theirs1 - theirs0, ours1 - ours0) / wall;
+  });
+  return percent;
+}
+
 // Peak resident memory of this process (VmHWM), in MB.
 double peak_rss_mb() {
   std::FILE* f = std::fopen("/proc/self/status", "r");
@@ -214,6 +301,14 @@ bench::registrar r2("shm_serialized_msgs_per_s", "{u64, 56-byte string} messages
                     shm_serialized_msgs_per_s);
 bench::registrar r3("shm_rtt_ns", "median ns per ping-pong round trip between two processes", shm_rtt_ns);
 bench::registrar r4("shm_rtt_p99_ns", "99th percentile of the same", shm_rtt_p99_ns);
+bench::registrar r3b("shm_rtt_one_core_ns",
+                     "median ns per ping-pong round trip, both processes pinned to one core", shm_rtt_one_core_ns);
+bench::registrar r1c("shm_msgs_per_s_oversubscribed",
+                     "64-byte messages/s from 4 sender processes to 1 receiver (5 processes on the cores there are)",
+                     shm_msgs_per_s_oversubscribed);
+bench::registrar r8("shm_idle_cpu_percent",
+                    "percent of a core the busier of two linked processes uses in 1 s, after 100 ms of silence",
+                    shm_idle_cpu_percent);
 bench::registrar r5("shm_gbytes_per_s", "GB/s of 1 MiB messages, one process to another", shm_gbytes_per_s);
 bench::registrar r7("shm_slow_consumer_peak_rss_mb",
                     "peak MB (the larger process) of 2M 64-byte messages, throttled, to a consumer in another "

@@ -1,3 +1,4 @@
+#include "idle_strategy.hpp"
 #include "ring.hpp"
 
 #include <troupe/detail/byte_buffer.hpp>
@@ -18,8 +19,10 @@
 #include <deque>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -112,6 +115,14 @@ ssize_t recv_msg(int fd, hs_msg& m, int& got_fd) {
         got_fd = passed;
       }
   return n;
+}
+
+// Times this thread lost its core to another task (a sched_yield that let
+// another task run counts too).
+long involuntary_switches() noexcept {
+  rusage u{};
+  ::getrusage(RUSAGE_THREAD, &u);
+  return u.ru_nivcsw;
 }
 
 void wake(int efd) {
@@ -219,7 +230,7 @@ namespace {
 
 class shm_transport final : public transport {
  public:
-  explicit shm_transport(const shm_options& o) : opts_(o) {
+  explicit shm_transport(const shm_options& o) : opts_(o), idle_(idle_settings(o)) {
     if (opts_.ring_bytes < 4096 || (opts_.ring_bytes & (opts_.ring_bytes - 1)))
       throw std::invalid_argument("shm ring size must be a power of two of at least 4096 bytes");
   }
@@ -279,6 +290,12 @@ class shm_transport final : public transport {
   bool stopped() const { return stopped_; }
 
  private:
+  static shm_detail::idle_strategy::settings idle_settings(const shm_options& o) {
+    shm_detail::idle_strategy::settings s;
+    s.spin = o.spin;
+    s.yield = o.yield;
+    return s;
+  }
   void accept_next();
   void poll();
   void sleep();
@@ -296,7 +313,8 @@ class shm_transport final : public transport {
   bool poll_posted_ = false;
   bool waiting_ = false;
   bool stopped_ = false;
-  clk::time_point last_activity_{};
+  shm_detail::idle_strategy idle_;
+  long switches_ = 0;  // involuntary context switches at the last yield
   std::uint64_t segments_ = 0;
 };
 
@@ -699,7 +717,7 @@ void shm_transport::start(transport_host& host) {
   }
   listener_ = std::make_unique<asio::posix::stream_descriptor>(*io_, fd);
   accept_next();
-  last_activity_ = clk::now();
+  idle_.on_activity(clk::now());
   sleep();
 }
 
@@ -750,13 +768,16 @@ bool shm_transport::connect(node_id peer) {
 // While traffic is hot the transport stays in a tight loop: read the rings,
 // run the actors that became ready, publish what they wrote, again. That
 // answers a message without a trip through the event loop. It leaves the
-// loop after a slice, so timers and sockets get their turn, and sleeps on
-// the eventfd once nothing has come for `spin`.
+// loop after a slice, so timers and sockets get their turn. Once nothing
+// comes, the idle strategy says how to wait: spin, yield the core, or sleep
+// on the eventfd (idle_strategy.hpp).
 void shm_transport::poll() {
   poll_posted_ = false;
   if (stopped_) return;
   auto start = clk::now();
   auto now = start;
+  idle_.on_resume(now);
+  bool yielding = false;
   for (unsigned iteration = 0;; ++iteration) {
     int n = 0;
     graveyard_.clear();
@@ -772,9 +793,33 @@ void shm_transport::poll() {
       publish_all();
     }
     if (stopped_) return;
-    if (n || iteration % 16 == 0) now = clk::now();
-    if (n) last_activity_ = now;
-    if (now - last_activity_ >= opts_.spin) return sleep();
+    if (n) {
+      now = clk::now();
+      idle_.on_activity(now);
+      yielding = false;
+    } else if (yielding || iteration % 16 == 0) {
+      // The clock is read every few polls while spinning, at every one
+      // while yielding (a yield costs far more than the reading).
+      now = clk::now();
+      switch (idle_.next(now)) {
+        case shm_detail::idle_action::spin:
+          yielding = false;
+          break;
+        case shm_detail::idle_action::yield: {
+          // One reading per yield: compared with the last one, whenever
+          // that was (a switch since then is as good a sign).
+          ::sched_yield();
+          long switches = involuntary_switches();
+          now = clk::now();
+          idle_.after_yield(switches != switches_, now);
+          switches_ = switches;
+          yielding = true;
+          break;
+        }
+        case shm_detail::idle_action::park:
+          return sleep();
+      }
+    }
     if (now - start >= poll_slice) return start_polling();
   }
 }
@@ -784,7 +829,7 @@ void shm_transport::sleep() {
   for (auto& l : links_) data |= l->prepare_sleep();
   if (data) {
     for (auto& l : links_) l->cancel_sleep();
-    last_activity_ = clk::now();
+    idle_.on_activity(clk::now());
     return start_polling();
   }
   if (waiting_) return;
@@ -796,7 +841,7 @@ void shm_transport::sleep() {
     while (::read(efd_, &v, sizeof v) > 0) {
     }
     for (auto& l : links_) l->cancel_sleep();
-    last_activity_ = clk::now();
+    idle_.on_activity(clk::now());
     start_polling();
   });
 }
@@ -807,6 +852,8 @@ shm_options shm_options::from_env() {
   shm_options o;
   if (const char* v = std::getenv("TROUPE_SHM_RING_BYTES")) o.ring_bytes = std::strtoull(v, nullptr, 10);
   if (const char* v = std::getenv("TROUPE_SHM_SPIN_US")) o.spin = std::chrono::microseconds(std::strtoll(v, nullptr, 10));
+  if (const char* v = std::getenv("TROUPE_SHM_YIELD_US"))
+    o.yield = std::chrono::microseconds(std::strtoll(v, nullptr, 10));
   return o;
 }
 

@@ -23,11 +23,16 @@ namespace troupe {
 struct shm_options {
   /// Bytes of each ring (one per direction per peer); a power of two.
   std::size_t ring_bytes = std::size_t{1} << 20;
-  /// How long the receiver keeps polling after the last frame before it
-  /// sleeps on its eventfd: low latency while traffic is hot, no CPU when idle.
+  /// After the last frame the receiver polls in a tight loop this long, then
+  /// polls yielding its core to other tasks for `yield`, then sleeps on its
+  /// eventfd: low latency while traffic is hot, no CPU when idle. While its
+  /// core is contended (more busy processes than cores) it does not spin
+  /// at all, so the peer it waits for can run.
   std::chrono::microseconds spin{50};
+  std::chrono::microseconds yield{50};
 
-  /// Defaults, overridden by TROUPE_SHM_RING_BYTES and TROUPE_SHM_SPIN_US.
+  /// Defaults, overridden by TROUPE_SHM_RING_BYTES, TROUPE_SHM_SPIN_US and
+  /// TROUPE_SHM_YIELD_US.
   static shm_options from_env();
 };
 
