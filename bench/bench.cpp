@@ -72,6 +72,13 @@ const std::pair<const char*, std::pair<const char*, const char*>> ratio_defs[] =
     {"savina_fjcreate_4proc_speedup", {"savina_fjcreate_ms", "savina_fjcreate_4proc_ms"}},
     {"savina_chameneos_2proc_speedup", {"savina_chameneos_ms", "savina_chameneos_2proc_ms"}},
     {"savina_chameneos_4proc_speedup", {"savina_chameneos_ms", "savina_chameneos_4proc_ms"}},
+    // CAF's time over troupe's (when troupe-bench was built with CAF)
+    {"savina_pingpong_vs_caf", {"caf_savina_pingpong_ms", "savina_pingpong_ms"}},
+    {"savina_counting_vs_caf", {"caf_savina_counting_ms", "savina_counting_ms"}},
+    {"savina_threadring_vs_caf", {"caf_savina_threadring_ms", "savina_threadring_ms"}},
+    {"savina_fjcreate_vs_caf", {"caf_savina_fjcreate_ms", "savina_fjcreate_ms"}},
+    {"savina_big_vs_caf", {"caf_savina_big_ms", "savina_big_ms"}},
+    {"savina_chameneos_vs_caf", {"caf_savina_chameneos_ms", "savina_chameneos_ms"}},
 };
 
 int main(int argc, char** argv) {

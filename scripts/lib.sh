@@ -10,6 +10,7 @@ TROUPE_PACKAGES=(
   libasio-dev libboost-dev libboost-serialization-dev
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
   python3 procps iproute2
+  libcaf-dev  # only for troupe-bench: the Savina benchmarks in CAF 0.17 too
 )
 
 # The compiler the scripts build with: --compiler clang (the default) or
