@@ -133,6 +133,7 @@ int main(int argc, char** argv) {
   for (auto* f : chosen) results.emplace_back(f->name, std::vector<double>{});
   for (int r = 0; r < runs; ++r)
     for (std::size_t i = 0; i < chosen.size(); ++i) results[i].second.push_back(chosen[i]->measure());
+  auto unsorted = results;  // in the order of the rounds, for the ratios
   for (std::size_t i = 0; i < chosen.size(); ++i) {
     auto& v = results[i].second;
     std::sort(v.begin(), v.end());
@@ -144,12 +145,22 @@ int main(int argc, char** argv) {
     auto& v = results[i].second;
     std::printf("%s\"%s\": %.6g", i ? ", " : "", results[i].first.c_str(), v[v.size() / 2]);
   }
-  std::map<std::string, double> median;
-  for (auto& [name, v] : results) median[name] = v[v.size() / 2];
+  // A ratio is the median of the ratios of each round: a figure and its
+  // baseline measured one right after the other, so that the machine's
+  // mood of the moment (these VMs are bimodal) falls on both alike.
+  std::map<std::string, const std::vector<double>*> per_round;
+  for (auto& [name, v] : unsorted) per_round[name] = &v;
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   for (auto& [ratio, parts] : ratio_defs)
-    if (median.count(parts.first) && median.count(parts.second) && median[parts.second] != 0) {
-      double r = median[parts.first] / median[parts.second];
+    if (per_round.count(parts.first) && per_round.count(parts.second)) {
+      const auto& a = *per_round[parts.first];
+      const auto& b = *per_round[parts.second];
+      std::vector<double> rs;
+      for (std::size_t i = 0; i < a.size() && i < b.size(); ++i)
+        if (b[i] != 0) rs.push_back(a[i] / b[i]);
+      if (rs.empty()) continue;
+      std::sort(rs.begin(), rs.end());
+      double r = rs[rs.size() / 2];
       std::printf(", \"%s\": %.4g", ratio, r);
       // More than the cores can give: the two sides did not do the same
       // work under the same conditions (or the machine changed between).

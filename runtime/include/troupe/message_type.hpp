@@ -116,8 +116,10 @@ envelope* deserialize_envelope(std::span<const std::byte> payload) {
   }
 }
 
+// Inline everywhere: it runs for every message sent, received or matched,
+// and its fast path is one test of an initialized guard.
 template <class T>
-const message_type& make_message_type(std::string_view name) {
+[[gnu::always_inline]] inline const message_type& make_message_type(std::string_view name) {
   // The registry keeps the address of `t` itself (never of a copy).
   static const message_type t{type_id_of(name), name, raw_message<T>, sizeof(T), &destroy_envelope<T>,
                               &serialize_value<T>, &envelope_value<T>, &deserialize_envelope<T>};
@@ -130,7 +132,7 @@ const message_type& make_message_type(std::string_view name) {
 
 /// The descriptor of message type T.
 template <class T>
-const message_type& message_type_of() noexcept {
+[[gnu::always_inline]] inline const message_type& message_type_of() noexcept {
   return message_traits<std::remove_cvref_t<T>>::type();
 }
 
@@ -146,7 +148,7 @@ const message_type& message_type_of() noexcept {
   template <>                                                                               \
   struct troupe::message_traits<T> {                                                        \
     [[maybe_unused]] static constexpr std::string_view name = NAME;                         \
-    static const ::troupe::message_type& type() noexcept {                                  \
+    [[gnu::always_inline]] static const ::troupe::message_type& type() noexcept {           \
       return ::troupe::detail::make_message_type<T>(NAME);                                  \
     }                                                                                       \
     static inline const ::troupe::message_type& registered =                                \

@@ -242,6 +242,7 @@ class shm_transport final : public transport {
   bool connect(node_id peer) override;
 
   transport_host& host() { return *host_; }
+  const frame_limits& limits() const { return *limits_; }
   asio::io_context& io() { return *io_; }
   const shm_options& options() const { return opts_; }
   int eventfd() const { return efd_; }
@@ -302,6 +303,7 @@ class shm_transport final : public transport {
 
   shm_options opts_;
   transport_host* host_ = nullptr;
+  const frame_limits* limits_ = nullptr;  // the host's, fixed while it runs: read once, not per frame
   asio::io_context* io_ = nullptr;
   int efd_ = -1;
   std::unique_ptr<asio::posix::stream_descriptor> efd_watch_;
@@ -615,7 +617,7 @@ void shm_link::deliver_compact(std::span<const std::byte> bytes) {
   h.src_actor = detail::load_le<std::uint64_t>(p + 24);
   h.correlation = detail::load_le<std::uint64_t>(p + 32);
   if (h.payload_size != bytes.size() - shm_detail::compact_header_size || (h.flags & ~frame_flags::known) ||
-      zero[0] | zero[1] | zero[2] || h.payload_size > t_.host().limits().max_payload)
+      zero[0] | zero[1] | zero[2] || h.payload_size > t_.limits().max_payload)
     return fail("garbled compact record from node " + hex(peer_));
   h.dst_node = t_.host().local_node();
   h.src_node = peer_;
@@ -628,7 +630,7 @@ void shm_link::deliver_compact(std::span<const std::byte> bytes) {
 
 void shm_link::deliver_frame(std::span<const std::byte> bytes) {
   try {
-    frame_view v = decode_frame(bytes, t_.host().limits());
+    frame_view v = decode_frame(bytes, t_.limits());
     t_.host().deliver(*this, v.header, v.payload);
   } catch (const std::exception& e) {
     fail(std::string("bad frame from node ") + hex(peer_) + ": " + e.what());
@@ -660,7 +662,7 @@ int shm_link::read_some() {
         if (in_frame_) return fail("chunked frame interrupted"), count;
         frame_header h;
         try {
-          h = decode_header(r.bytes, t_.host().limits());
+          h = decode_header(r.bytes, t_.limits());
         } catch (const std::exception& e) {
           return fail(std::string("bad frame from node ") + hex(peer_) + ": " + e.what()), count;
         }
@@ -699,6 +701,7 @@ int shm_link::read_some() {
 
 void shm_transport::start(transport_host& host) {
   host_ = &host;
+  limits_ = &host.limits();
   io_ = &host.io_context();
   cleanup_stale_segments();
   efd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

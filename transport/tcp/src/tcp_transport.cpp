@@ -227,6 +227,7 @@ class tcp_transport_impl final : public tcp_transport {
   }
 
   transport_host& host() { return *host_; }
+  const frame_limits& limits() const { return *limits_; }
   const tcp_options& options() const { return opts_; }
   detail::heartbeat_thread& beats() {
     if (!beats_) beats_ = std::make_unique<detail::heartbeat_thread>(opts_.heartbeat);
@@ -252,6 +253,7 @@ class tcp_transport_impl final : public tcp_transport {
 
   tcp_options opts_;
   transport_host* host_ = nullptr;
+  const frame_limits* limits_ = nullptr;  // the host's, fixed while it runs: read once, not per frame
   asio::io_context* io_ = nullptr;
   std::unique_ptr<tcp::acceptor> acceptor_;
   std::optional<tcp_endpoint> listening_;
@@ -447,12 +449,17 @@ void tcp_link::parse() {
   while (state_ == state::up) {
     std::span<const std::byte> rest = in_.span().subspan(in_start_);
     if (rest.size() < frame_header::size) break;
-    frame_header h;
-    try {
-      h = decode_header(rest, t_.host().limits());
-    } catch (const frame_error& e) {
-      return fail(std::string("bad frame: ") + e.what());
-    }
+    // Decoded straight into `h` (no copy of the header per frame).
+    std::string bad;
+    const frame_header h = [&] {
+      try {
+        return decode_header(rest, t_.limits());
+      } catch (const frame_error& e) {
+        bad = e.what();
+        return frame_header{};
+      }
+    }();
+    if (!bad.empty()) return fail("bad frame: " + bad);
     std::size_t total = frame_header::size + h.payload_size;
     if (rest.size() < total) {
       in_.reserve(in_start_ + total + 256 * 1024);  // a big frame: room for all of it
@@ -654,6 +661,7 @@ void tcp_link::send_directory(const std::vector<std::pair<node_id, tcp_endpoint>
 
 void tcp_transport_impl::start(transport_host& host) {
   host_ = &host;
+  limits_ = &host.limits();
   io_ = &host.io_context();
   if (!opts_.listen) return;
   tcp::resolver resolver(*io_);
