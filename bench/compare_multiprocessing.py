@@ -13,6 +13,11 @@ with --pool-digest, default build/examples/pool_digest): both after a pass
 that warms the page cache, each side timed three times, medians.
 
     python3 bench/compare_multiprocessing.py --digest /usr/include
+
+With --troupe-bench PATH (say build/bench/troupe-bench) each round also runs
+troupe-bench's pool figures right after Python's, and the output adds
+troupe's figures and the medians of the per-round ratios troupe/Python
+(pool_apply_async_vs_python, pool_map_vs_python).
 """
 import hashlib
 import json
@@ -44,6 +49,8 @@ def apply_async_per_s(pool, n=100_000):
 
 
 def map_items_per_s(pool, n=1_000_000):
+    # Once untimed, as troupe-bench does: the steady speed.
+    pool.map(identity, range(n), chunksize=n // 8)
     t0 = time.perf_counter()
     out = pool.map(identity, range(n), chunksize=n // 8)
     assert len(out) == n
@@ -134,19 +141,38 @@ def main():
             pool_digest = sys.argv[sys.argv.index("--pool-digest") + 1]
         print(json.dumps(digest_comparison(top, pool_digest)))
         return
+    troupe_bench = None
+    if "--troupe-bench" in sys.argv:
+        i = sys.argv.index("--troupe-bench")
+        troupe_bench = sys.argv[i + 1]
+        del sys.argv[i:i + 2]
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     # The lecture's 200 million takes Python ten seconds or more; a tenth of
     # it shows the same speedup.
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 20_000_000
     figures = {"python_pool_apply_async_per_s": [], "python_pool_map_items_per_s": [],
                "python_countdown_speedup_2proc": []}
+    ratios = {"pool_apply_async_vs_python": [], "pool_map_vs_python": []}
     for _ in range(runs):
         with mp.Pool(2) as pool:
             pool.apply(identity, (0,))
             figures["python_pool_apply_async_per_s"].append(apply_async_per_s(pool))
             figures["python_pool_map_items_per_s"].append(map_items_per_s(pool))
         figures["python_countdown_speedup_2proc"].append(countdown_speedup(n))
+        if troupe_bench:
+            names = ["pool_apply_async_per_s", "pool_map_items_per_s"]
+            run = subprocess.run([troupe_bench, "--json", *names, "--runs", "1"], capture_output=True, text=True,
+                                 check=True)
+            got = json.loads(run.stdout)
+            for name in names:
+                figures.setdefault(name, []).append(got[name])
+            ratios["pool_apply_async_vs_python"].append(got["pool_apply_async_per_s"] /
+                                                        figures["python_pool_apply_async_per_s"][-1])
+            ratios["pool_map_vs_python"].append(got["pool_map_items_per_s"] /
+                                                figures["python_pool_map_items_per_s"][-1])
     out = {k: statistics.median(v) for k, v in figures.items()}
+    if troupe_bench:
+        out.update({k: statistics.median(v) for k, v in ratios.items()})
     out["runs"] = runs
     out["spread"] = {k: [min(v), max(v)] for k, v in figures.items()}
     print(json.dumps(out))

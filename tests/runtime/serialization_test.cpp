@@ -260,3 +260,60 @@ TEST(serialization, random_garbage_never_crashes) {
   EXPECT_GT(raw.refusals, 0);
   EXPECT_GT(raw.values, 0);
 }
+
+// Numbers skip setting up an archive; the bytes must be the archive's, so
+// that either side may read them the other way.
+template <class T>
+std::vector<std::byte> through_archive(const T& v) {
+  detail::byte_buffer b;
+  oarchive ar(b);
+  ar << v;
+  return {b.span().begin(), b.span().end()};
+}
+
+TEST(serialization, numbers_are_written_as_an_archive_writes_them) {
+  auto same = [](auto v) {
+    detail::byte_buffer fast;
+    save_to(fast, v);
+    EXPECT_EQ(std::vector<std::byte>(fast.span().begin(), fast.span().end()), through_archive(v));
+    decltype(v) back{};
+    iarchive ar(fast.span());
+    ar >> back;  // read the archive's way
+    EXPECT_EQ(back, v);
+    decltype(v) again{};
+    load_from(std::span<const std::byte>(through_archive(v)), again);  // written the archive's way
+    EXPECT_EQ(again, v);
+  };
+  same(std::int64_t{-5});
+  same(std::uint8_t{200});
+  same(3.25);
+  same(1.5f);
+  same(std::uint64_t{1} << 63);
+  same('x');
+  detail::byte_buffer args;
+  detail::save_args(args, 7L, 2.5, std::int16_t{-3});
+  detail::byte_buffer expected;
+  {
+    oarchive ar(expected);
+    ar << 7L << 2.5 << std::int16_t{-3};
+  }
+  EXPECT_EQ(std::vector<std::byte>(args.span().begin(), args.span().end()),
+            std::vector<std::byte>(expected.span().begin(), expected.span().end()));
+  std::tuple<long, double, std::int16_t> t;
+  detail::load_args(args.span(), t);
+  EXPECT_EQ(t, std::make_tuple(7L, 2.5, std::int16_t{-3}));
+}
+
+TEST(serialization, numbers_of_the_wrong_size_are_refused) {
+  std::byte four[4] = {};
+  long v = 0;
+  EXPECT_THROW(load_from(std::span<const std::byte>(four), v), deserialize_error);
+  std::tuple<long, long> two;
+  detail::byte_buffer one;
+  detail::save_args(one, 1L);
+  EXPECT_THROW(detail::load_args(one.span(), two), deserialize_error);
+  std::tuple<long> shorter;
+  detail::byte_buffer three;
+  detail::save_args(three, 1L, 2L, 3L);
+  EXPECT_THROW(detail::load_args(three.span(), shorter), deserialize_error);
+}

@@ -36,14 +36,27 @@ const actor_factory* find_actor_factory(erased_function fn) noexcept;
 
 template <class... A>
 void save_args(byte_buffer& out, const A&... args) {
-  oarchive ar(out);
-  ((ar << args), ...);
+  if constexpr ((archive_plain_v<A> && ...)) {
+    (out.append(&args, sizeof args), ...);  // what the archive writes for numbers
+  } else {
+    oarchive ar(out);
+    ((ar << args), ...);
+  }
 }
 
 /// Decodes arguments written by save_args into `args`; throws
 /// deserialize_error when they do not fit.
 template <class... A>
 void load_args(std::span<const std::byte> bytes, std::tuple<A...>& args) {
+  if constexpr ((archive_plain_v<A> && ...)) {
+    constexpr std::size_t need = (std::size_t{0} + ... + sizeof(A));
+    if (bytes.size() != need)
+      throw deserialize_error("arguments do not fit the parameters: " + std::to_string(bytes.size()) +
+                              " bytes for " + std::to_string(need));
+    std::size_t at = 0;
+    std::apply([&](auto&... a) { ((std::memcpy(&a, bytes.data() + at, sizeof a), at += sizeof a), ...); }, args);
+    return;
+  }
   iarchive ar(bytes);
   try {
     std::apply([&](auto&... a) { ((ar >> a), ...); }, args);

@@ -22,6 +22,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace troupe {
 
@@ -106,17 +107,37 @@ class iarchive : public boost::archive::basic_binary_iarchive<iarchive> {
   const std::byte* end_;
 };
 
+namespace detail {
+/// Numbers, which the binary archive writes as their bytes and nothing
+/// else: written and read without setting up an archive, the same bytes.
+/// (Not bool: reading one checks that it is 0 or 1. Not enums: the archive
+/// writes them as int.)
+template <class T>
+inline constexpr bool archive_plain_v = std::is_arithmetic_v<T> && !std::is_same_v<std::remove_cv_t<T>, bool>;
+}  // namespace detail
+
 /// Serializes `value` (Boost.Serialization) and appends the bytes to `out`.
 template <class T>
 void save_to(detail::byte_buffer& out, const T& value) {
-  oarchive ar(out);
-  ar << value;
+  if constexpr (detail::archive_plain_v<T>) {
+    out.append(&value, sizeof value);  // the bytes the archive would write, without setting one up
+  } else {
+    oarchive ar(out);
+    ar << value;
+  }
 }
 
 /// Deserializes a T from exactly the bytes of `in`; throws deserialize_error
 /// on garbage or when bytes are left over.
 template <class T>
 void load_from(std::span<const std::byte> in, T& value) {
+  if constexpr (detail::archive_plain_v<T>) {
+    if (in.size() != sizeof value)
+      throw deserialize_error("garbled payload: " + std::to_string(in.size()) + " bytes for a " +
+                              std::to_string(sizeof value) + "-byte number");
+    std::memcpy(&value, in.data(), sizeof value);
+    return;
+  }
   iarchive ar(in);
   try {
     ar >> value;
