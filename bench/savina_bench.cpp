@@ -326,49 +326,32 @@ double savina_big_4proc_ms() { return big_over(4); }
 
 std::uint8_t complement(std::uint8_t a, std::uint8_t b) { return a == b ? a : static_cast<std::uint8_t>(3 - a - b); }
 
-double savina_chameneos_ms() {
-  constexpr std::size_t chameneos = 100;
-  constexpr std::uint64_t meetings = 200'000;
-  return one_process([](actor& self) -> task<bool> {
-    std::uint64_t held = 0;
-    actor_ref mall = self.spawn([&held](actor& s, actor_ref report) -> task<void> {
-      std::uint64_t left = meetings;
-      std::size_t faded = 0;
-      std::optional<sv_meet_request> waiting;
-      while (faded < chameneos) {
-        auto r = co_await s.receive<sv_meet_request>();
-        if (left == 0) {
-          s.send(r->who, sv_faded{});
-          ++faded;
-        } else if (!waiting) {
-          waiting = *r;
-        } else {
-          s.send(waiting->who, sv_meet{r->color});
-          s.send(r->who, sv_meet{waiting->color});
-          waiting.reset();
-          --left;
-          ++held;
-        }
-      }
-      s.send(report, sv_done{});
-    }, self.ref());
-    for (std::size_t i = 0; i < chameneos; ++i)
-      self.spawn([](actor& s, actor_ref mall, std::uint8_t color) -> task<void> {
-        for (;;) {
-          s.send(mall, sv_meet_request{s.ref(), color});
-          bool faded = false;
-          co_await s.receive([&](const sv_meet& m) { color = complement(color, m.partner_color); },
-                             [&](const sv_faded&) { faded = true; });
-          if (faded) co_return;
-        }
-      }, mall, static_cast<std::uint8_t>(i % 3));
-    co_await self.receive<sv_done>();
-    co_return held == meetings;
-  });
+// The mall: pairs the chameneos that ask, `meetings` times, then tells each
+// that asks again to fade; reports to `report` once all have faded.
+task<void> chameneos_mall(actor& self, actor_ref report, std::size_t chameneos, std::uint64_t meetings,
+                          std::uint64_t& held) {
+  std::uint64_t left = meetings;
+  std::size_t faded = 0;
+  std::optional<sv_meet_request> waiting;
+  while (faded < chameneos) {
+    auto r = co_await self.receive<sv_meet_request>();
+    if (left == 0) {
+      self.send(r->who, sv_faded{});
+      ++faded;
+    } else if (!waiting) {
+      waiting = *r;
+    } else {
+      self.send(waiting->who, sv_meet{r->color});
+      self.send(r->who, sv_meet{waiting->color});
+      waiting.reset();
+      --left;
+      ++held;
+    }
+  }
+  self.send(report, sv_done{});
 }
 
-// Chameneos over several processes: the mall here, the chameneos spread
-// over all the processes; every meeting goes through the mall.
+// A chameneo: told where the mall is, asks it for meetings until it fades.
 task<void> chameneos_member(actor& self, std::uint8_t color) {
   actor_ref mall = (co_await self.receive<sv_next>())->next;
   for (;;) {
@@ -381,9 +364,30 @@ task<void> chameneos_member(actor& self, std::uint8_t color) {
 }
 TROUPE_ACTOR(chameneos_member);
 
+constexpr std::size_t chameneos_count = 100;
+constexpr std::uint64_t chameneos_meetings = 200'000;
+
+double savina_chameneos_ms() {
+  return one_process([](actor& self) -> task<bool> {
+    std::uint64_t held = 0;
+    actor_ref mall = self.spawn([&held](actor& s, actor_ref report) {
+      return chameneos_mall(s, report, chameneos_count, chameneos_meetings, held);
+    }, self.ref());
+    for (std::size_t i = 0; i < chameneos_count; ++i) {
+      actor_ref c = self.spawn(chameneos_member, static_cast<std::uint8_t>(i % 3));
+      self.send(c, sv_next{mall});
+    }
+    co_await self.receive<sv_done>();
+    co_return held == chameneos_meetings;
+  });
+}
+
+// Chameneos over several processes: the mall here, the chameneos spread
+// over all the processes; every meeting goes through the mall.
+
 double chameneos_over(std::size_t processes) {
-  constexpr std::size_t chameneos = 100;
-  constexpr std::uint64_t meetings = 200'000;
+  constexpr std::size_t chameneos = chameneos_count;
+  constexpr std::uint64_t meetings = chameneos_meetings;
   double ms = -1;
   troupe::run(bench::argc, bench::argv, [&](actor& self) -> task<void> {
     std::vector<process> ps;
@@ -399,26 +403,8 @@ double chameneos_over(std::size_t processes) {
     }
     std::uint64_t held = 0;
     auto t0 = clk::now();
-    actor_ref mall = self.spawn([&held](actor& s, actor_ref report) -> task<void> {
-      std::uint64_t left = meetings;
-      std::size_t faded = 0;
-      std::optional<sv_meet_request> waiting;
-      while (faded < chameneos) {
-        auto r = co_await s.receive<sv_meet_request>();
-        if (left == 0) {
-          s.send(r->who, sv_faded{});
-          ++faded;
-        } else if (!waiting) {
-          waiting = *r;
-        } else {
-          s.send(waiting->who, sv_meet{r->color});
-          s.send(r->who, sv_meet{waiting->color});
-          waiting.reset();
-          --left;
-          ++held;
-        }
-      }
-      s.send(report, sv_done{});
+    actor_ref mall = self.spawn([&held](actor& s, actor_ref report) {
+      return chameneos_mall(s, report, chameneos, meetings, held);
     }, self.ref());
     for (auto m : members) self.send(m, sv_next{mall});
     co_await self.receive<sv_done>();

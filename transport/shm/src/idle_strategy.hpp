@@ -36,12 +36,14 @@ class idle_strategy {
     duration spin = std::chrono::microseconds(50);   // longest spin, uncontended
     duration yield = std::chrono::microseconds(50);  // then yield this long before parking
     // A gap between two checks of a spinning loop longer than this means
-    // the loop lost its core (a check is a few polls apart: well under 1 µs).
-    duration lost_core = std::chrono::microseconds(20);
+    // the loop lost its core to another process (a check is a few polls
+    // apart, well under 1 µs; an interrupt or the hypervisor passing by
+    // takes less than this far more often than not).
+    duration lost_core = std::chrono::microseconds(100);
     // This many signs within `window` mean contention.
     unsigned signs = 3;
     duration window = std::chrono::milliseconds(1);
-    duration cooldown_min = std::chrono::milliseconds(10);
+    duration cooldown_min = std::chrono::milliseconds(2);
     duration cooldown_max = std::chrono::seconds(1);
   };
 
@@ -114,7 +116,7 @@ class idle_strategy {
   }
 
   settings s_{};
-  duration cooldown_ = std::chrono::milliseconds(10);
+  duration cooldown_ = std::chrono::milliseconds(2);
   bool seen_ = false;
   time_point last_activity_{};
   time_point last_check_{};
