@@ -386,14 +386,12 @@ double savina_chameneos_ms() {
 // over all the processes; every meeting goes through the mall.
 
 double chameneos_over(std::size_t processes) {
-  constexpr std::size_t chameneos = chameneos_count;
-  constexpr std::uint64_t meetings = chameneos_meetings;
   double ms = -1;
   troupe::run(bench::argc, bench::argv, [&](actor& self) -> task<void> {
     std::vector<process> ps;
     for (std::size_t i = 1; i < processes; ++i) ps.push_back(co_await self.spawn_process());
     std::vector<actor_ref> members;
-    for (std::size_t i = 0; i < chameneos; ++i) {
+    for (std::size_t i = 0; i < chameneos_count; ++i) {
       std::size_t where = i % processes;
       auto color = static_cast<std::uint8_t>(i % 3);
       if (where == 0)
@@ -404,14 +402,14 @@ double chameneos_over(std::size_t processes) {
     std::uint64_t held = 0;
     auto t0 = clk::now();
     actor_ref mall = self.spawn([&held](actor& s, actor_ref report) {
-      return chameneos_mall(s, report, chameneos, meetings, held);
+      return chameneos_mall(s, report, chameneos_count, chameneos_meetings, held);
     }, self.ref());
     for (auto m : members) self.send(m, sv_next{mall});
     co_await self.receive<sv_done>();
     auto downs = co_await self.join_all(members);
     bool all_normal = true;
     for (auto& d : downs) all_normal &= d.reason == exit_reason::normal;
-    if (held == meetings && all_normal) ms = ms_since(t0);
+    if (held == chameneos_meetings && all_normal) ms = ms_since(t0);
   });
   return ms;
 }
