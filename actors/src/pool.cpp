@@ -64,22 +64,20 @@ void throw_failure(const std::vector<char>& output) {
   for (int i = 0; i < 4; ++i) n |= std::uint32_t(static_cast<unsigned char>(output[i])) << (8 * i);
   if (n > output.size() - 4) throw pool_task_error(std::string(output.begin(), output.end()));
   auto type_end = output.begin() + static_cast<std::ptrdiff_t>(4 + n);
-  throw pool_task_error(std::string(output.begin() + 4, type_end), std::string(type_end, output.end()));
+  std::string type(output.begin() + 4, type_end), message(type_end, output.end());
+  // A type the program registered (TROUPE_EXCEPTION) comes back as itself.
+  if (!type.empty())
+    if (exception_thrower t = find_exception_thrower(type)) t(message);
+  throw pool_task_error(std::move(type), std::move(message));
 }
 
 namespace {
 
 std::vector<char> pool_failure(std::string_view why) { return encode_failure({}, why); }
 
-std::string demangle(const char* name) {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free);
-  return status == 0 && d ? std::string(d.get()) : std::string(name);
-}
-
 // The failure of a task that raised: its type name (demangled) and message.
 std::vector<char> task_failure(const std::type_info* type, std::string_view message) {
-  return encode_failure(type ? demangle(type->name()) : std::string(), message);
+  return encode_failure(type ? exception_type_name(*type) : std::string(), message);
 }
 
 }  // namespace

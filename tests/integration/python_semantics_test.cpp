@@ -30,7 +30,13 @@ namespace pysem {
 struct custom_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+/// One the program registers: it comes back as itself.
+struct registered_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 }  // namespace pysem
+
+TROUPE_EXCEPTION(pysem::registered_error);
 
 namespace {
 
@@ -62,6 +68,12 @@ TROUPE_TASK(py_custom_error);
 
 int py_throws_int(int) { throw 42; }
 TROUPE_TASK(py_throws_int);
+
+int py_registered_on_three(int x) {
+  if (x == 3) throw pysem::registered_error("no room for " + std::to_string(x));
+  return x;
+}
+TROUPE_TASK(py_registered_on_three);
 
 // Blocks its worker until `path` exists (at most a minute): a task that
 // cannot finish before the test lets it.
@@ -577,6 +589,60 @@ TEST_F(process_test, py_a_worker_exception_arrives_with_its_type_name_and_messag
   EXPECT_NE(map_what.find("three is not allowed"), std::string::npos) << map_what;
   EXPECT_EQ(closed_type, "");
   EXPECT_EQ(closed_what, "the pool is closed");
+}
+
+// Python re-raises a worker's exception with its own type. troupe does for
+// types the program registers (TROUPE_EXCEPTION), from apply, map and imap;
+// the others stay pool_task_error (the test above).
+TEST_F(process_test, py_a_registered_exception_type_comes_back_as_itself) {
+  std::string from_apply, from_map, from_future;
+  std::vector<std::string> stream;
+  run_program([&](actor& self) -> task<void> {
+    pool p = co_await pool::start(self, {.processes = 2});
+    try {
+      co_await p.apply(self, py_registered_on_three, 3);
+    } catch (const pysem::registered_error& e) {
+      from_apply = e.what();
+    }
+    std::vector<int> xs{1, 2, 3, 4};
+    try {
+      co_await p.map(self, py_registered_on_three, xs, 1);
+    } catch (const pysem::registered_error& e) {
+      from_map = e.what();
+    }
+    auto f = p.apply_async(self, py_registered_on_three, 3);
+    try {
+      co_await f.get(self, std::chrono::seconds(60));
+    } catch (const pysem::registered_error& e) {
+      from_future = e.what();
+    }
+    pool_stream<int> s = p.imap(self, py_registered_on_three, xs);
+    for (;;) {
+      try {
+        auto r = co_await s.next(self);
+        if (!r) break;
+        stream.push_back(std::to_string(*r));
+      } catch (const pysem::registered_error& e) {
+        stream.push_back(std::string("registered_error/") + e.what());
+      }
+    }
+    co_await p.apply(self, py_registered_on_three, 1);  // the pool goes on
+    p.close(self);
+    co_await p.join(self);
+  });
+  EXPECT_EQ(from_apply, "no room for 3");
+  EXPECT_EQ(from_map, "no room for 3");
+  EXPECT_EQ(from_future, "no room for 3");
+  EXPECT_EQ(stream, (std::vector<std::string>{"1", "2", "registered_error/no room for 3", "4"}));
+}
+
+TEST(exception_registry, a_type_is_found_by_the_name_failures_carry) {
+  EXPECT_EQ(detail::exception_type_name(typeid(pysem::registered_error)), "pysem::registered_error");
+  auto t = detail::find_exception_thrower("pysem::registered_error");
+  ASSERT_NE(t, nullptr);
+  EXPECT_THROW(t("x"), pysem::registered_error);
+  EXPECT_EQ(detail::find_exception_thrower("pysem::custom_error"), nullptr);
+  EXPECT_FALSE(register_exception<pysem::registered_error>());  // once per type
 }
 
 // --- Queue and JoinableQueue ----------------------------------------------------------

@@ -10,12 +10,14 @@
 //   p.close(self); co_await p.join(self);
 //
 // An exception in a task comes back to the caller as pool_task_error with
-// its type name and message. A worker process that dies (SIGKILL in the
+// its type name and message, or as itself when its type is registered with
+// TROUPE_EXCEPTION (exception_registry.hpp). A worker process that dies (SIGKILL in the
 // middle of a task) is replaced and its unfinished tasks run again
 // elsewhere, up to `retries` times, then fail with a clear error: nothing
 // hangs.
 #pragma once
 
+#include <troupe/actors/exception_registry.hpp>
 #include <troupe/actors/task_registry.hpp>
 #include <troupe/detail/byte_buffer_serialization.hpp>
 #include <troupe/troupe.hpp>
