@@ -12,27 +12,24 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Answers every seq with the same seq; on done, replies with the CPU
-// seconds this process has used, as text.
-task<void> seq_echo(actor& self) {
-  for (;;) {
-    message m = co_await self.receive<seq, done>();
-    if (m.is<done>()) {
-      timespec ts{};
-      ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-      self.send(m.sender(), note{std::to_string(static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9)});
-    } else {
-      self.send(m.sender(), m.get<seq>());
-    }
-  }
-}
-TROUPE_ACTOR(seq_echo);
-
 double cpu_seconds() {
   timespec ts{};
   ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
 }
+
+// Answers every seq with the same seq; on done, replies with the CPU
+// seconds this process has used, as text.
+task<void> seq_echo(actor& self) {
+  for (;;) {
+    message m = co_await self.receive<seq, done>();
+    if (m.is<done>())
+      self.send(m.sender(), note{std::to_string(cpu_seconds())});
+    else
+      self.send(m.sender(), m.get<seq>());
+  }
+}
+TROUPE_ACTOR(seq_echo);
 
 // Pins this process (and the processes it starts) to one core for the
 // scope, then gives back the cores it had.
